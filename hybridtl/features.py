@@ -1,0 +1,287 @@
+"""A frozen CNN as a scikit-learn transformer: images in, bottleneck features out."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+from tqdm.auto import tqdm
+
+from .backbones import load_backbone
+from .devices import autocast, resolve_device, use_amp
+from .images import Preprocess, as_image_set
+
+__all__ = ["CNNFeatureExtractor"]
+
+POOLINGS = ("avg", "max", "gem", "avgmax")
+
+
+class _StopForward(Exception):
+    """Raised from a hook once the tapped layer has produced its output."""
+
+
+class FeatureTrunk(nn.Module):
+    """Runs a backbone up to a layer and returns that layer's output (the rest is skipped).
+
+    ``layer=None`` taps the last feature map before global pooling: timm's
+    ``forward_features``, or the input of a torchvision model's ``avgpool``.
+    """
+
+    def __init__(self, backbone, layer=None):
+        super().__init__()
+        self.body = backbone.module
+        self._captured = None
+        self._use_forward_features = layer is None and backbone.family != "torchvision"
+        if self._use_forward_features:
+            return
+        name = layer if layer is not None else "avgpool"
+        try:
+            target = self.body.get_submodule(name)
+        except AttributeError:
+            if layer is None:
+                raise ValueError(f"backbone {backbone.config.name!r} has no 'avgpool' module; pass layer= one of {list(backbone.config.layers)}") from None
+            raise ValueError(
+                f"unknown layer {layer!r} for backbone {backbone.config.name!r}; accepted: None (penultimate "
+                f"features), one of {list(backbone.config.layers)}, or any name in model.named_modules()"
+            ) from None
+        if layer is None:
+            target.register_forward_pre_hook(self._capture_input)
+        else:
+            target.register_forward_hook(self._capture_output)
+
+    def _capture_input(self, module, args):
+        self._captured = args[0]
+        raise _StopForward
+
+    def _capture_output(self, module, args, output):
+        self._captured = output
+        raise _StopForward
+
+    def forward(self, x):
+        if self._use_forward_features:
+            return self.body.forward_features(x)
+        try:
+            self.body(x)
+        except _StopForward:
+            pass
+        out, self._captured = self._captured, None
+        return out
+
+
+class GlobalPool(nn.Module):
+    """Pools a feature map (n, c, h, w) or tokens (n, t, c) to vectors, in float32.
+
+    Examples
+    --------
+    >>> GlobalPool("avgmax")(torch.ones(2, 5, 3, 3)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(self, kind="avg", p=3.0):
+        super().__init__()
+        self.kind, self.p = kind, p
+
+    def forward(self, x):
+        x = x.float()
+        if x.ndim == 2:
+            return x
+        dims = (2, 3) if x.ndim == 4 else (1,)
+        if self.kind == "avg":
+            return x.mean(dims)
+        if self.kind == "max":
+            return x.amax(dims)
+        if self.kind == "gem":
+            return x.clamp(min=1e-6).pow(self.p).mean(dims).pow(1.0 / self.p)
+        return torch.cat([x.mean(dims), x.amax(dims)], dim=1)
+
+
+def _feature_prefix(backbone, layer, pooling):
+    name = backbone.split(":")[-1]
+    parts = [name] + ([layer.replace(".", "_")] if layer else []) + [pooling]
+    return "_".join(parts)
+
+
+class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
+    """Bottleneck features of a frozen, pretrained CNN.
+
+    ``fit`` loads the backbone (nothing is learned from ``X``); ``transform``
+    returns float32 features ``(n_samples, n_features_out_)``, deterministic
+    (eval mode, no gradients), computed in batches on the GPU when there is one.
+
+    Parameters
+    ----------
+    backbone : str, default="efficientnet_lite0"
+        Registry name: see :func:`hybridtl.backbones.load_backbone`.
+    weights : {"imagenet", None} or path, default="imagenet"
+        Pretrained weights found offline, a local state-dict file, or random.
+    layer : str or None, default=None
+        ``None`` for the penultimate features, else a layer name to tap
+        (``config_.layers`` lists the usual ones).
+    pooling : {"avg", "max", "gem", "avgmax"}, default="avg"
+        Global pooling of the feature map; ``avgmax`` concatenates both.
+    image_size : int or None, default=None
+        Side of the square input; ``None`` uses the backbone's (224 for lite0).
+    batch_size : int, default=64
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        ``"auto"`` uses CUDA when present, with AMP and channels_last there.
+    amp : {"auto", True, False}, default="auto"
+        float16 autocast; ``"auto"`` means on CUDA only.
+    num_workers : int, default=0
+        DataLoader workers that decode image files in parallel with the model.
+    progress : bool, default=False
+        Show a tqdm progress bar during ``transform``.
+
+    Attributes
+    ----------
+    n_features_out_ : int
+    config_ : BackboneConfig
+        The preprocessing the weights expect.
+    weights_source_ : str
+        The file the weights came from, or ``"random"``.
+    model_ : torch.nn.Module
+        The frozen trunk plus pooling.
+
+    Notes
+    -----
+    Pickling (joblib) stores the fitted weights, on the CPU, inside the file:
+    a saved extractor loads and gives the same features on a machine that has
+    neither the weights file nor a GPU.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    >>> ext = CNNFeatureExtractor(image_size=32, device="cpu").fit(X)
+    >>> ext.transform(X).shape
+    (4, 1280)
+    >>> ext.get_feature_names_out()[:2].tolist()
+    ['efficientnet_lite0_avg_0', 'efficientnet_lite0_avg_1']
+    """
+
+    def __init__(
+        self,
+        backbone="efficientnet_lite0",
+        weights="imagenet",
+        layer=None,
+        pooling="avg",
+        image_size=None,
+        batch_size=64,
+        device="auto",
+        amp="auto",
+        num_workers=0,
+        progress=False,
+    ):
+        self.backbone = backbone
+        self.weights = weights
+        self.layer = layer
+        self.pooling = pooling
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.device = device
+        self.amp = amp
+        self.num_workers = num_workers
+        self.progress = progress
+
+    # -- parameters ---------------------------------------------------------
+
+    def _check_params(self):
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if self.image_size is not None and (not isinstance(self.image_size, (int, np.integer)) or self.image_size < 16):
+            raise ValueError(f"image_size must be None or an integer >= 16, got {self.image_size!r}")
+        if not isinstance(self.num_workers, (int, np.integer)) or self.num_workers < 0:
+            raise ValueError(f"num_workers must be a non-negative integer, got {self.num_workers!r}")
+        resolve_device(self.device)
+
+    def _build_model(self, weights):
+        backbone = load_backbone(self.backbone, weights)
+        model = nn.Sequential(FeatureTrunk(backbone, self.layer), GlobalPool(self.pooling))
+        for param in model.parameters():
+            param.requires_grad_(False)
+        return backbone, model.eval()
+
+    # -- sklearn API --------------------------------------------------------
+
+    def fit(self, X=None, y=None):
+        """Load the frozen backbone; ``X`` is only validated (nothing is learned).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        if X is not None:
+            as_image_set(X)
+        backbone, self.model_ = self._build_model(self.weights)
+        self.config_ = backbone.config
+        self.weights_source_ = backbone.weights_source
+        self.preprocess_ = Preprocess.from_config(self.config_, self.image_size)
+        probe = torch.zeros(1, 3, self.preprocess_.size, self.preprocess_.size)
+        with torch.inference_mode():
+            self.n_features_out_ = int(self.model_(probe).shape[1])
+        return self
+
+    def transform(self, X):
+        """Features of the images in ``X``.
+
+        Parameters
+        ----------
+        X : images
+            See :mod:`hybridtl.images` for every accepted form.
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (n_samples, n_features_out_)
+        """
+        check_is_fitted(self, "model_")
+        self._check_params()
+        return self._extract(as_image_set(X))
+
+    @torch.inference_mode()
+    def _extract(self, images):
+        device = resolve_device(self.device)
+        amp = use_amp(self.amp, device)
+        model = self.model_.to(device, memory_format=torch.channels_last)
+        out = np.empty((len(images), self.n_features_out_), dtype=np.float32)
+        start = 0
+        with tqdm(total=len(images), disable=not self.progress, unit="img", desc="features") as bar:
+            for batch in images.batches(self.preprocess_, int(self.batch_size), device, int(self.num_workers)):
+                with autocast(amp, device):
+                    features = model(batch.contiguous(memory_format=torch.channels_last))
+                out[start : start + len(features)] = features.float().cpu().numpy()
+                start += len(features)
+                bar.update(len(features))
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        """Names ``{backbone}[_{layer}]_{pooling}_{i}`` for each output column."""
+        check_is_fitted(self, "n_features_out_")
+        prefix = _feature_prefix(self.backbone, self.layer, self.pooling)
+        return np.asarray([f"{prefix}_{i}" for i in range(self.n_features_out_)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags
+
+    # -- pickling: weights travel on the CPU inside the file ------------------
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__ itself
+        model = state.pop("model_", None)
+        if model is not None:
+            state["_model_state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        return state
+
+    def __setstate__(self, state):
+        weights = state.pop("_model_state", None)
+        super().__setstate__(state)
+        if weights is not None:
+            _, self.model_ = self._build_model(None)
+            self.model_.load_state_dict(weights)

@@ -1,0 +1,98 @@
+"""Classical heads on CNN features, assembled into scikit-learn Pipelines."""
+
+from __future__ import annotations
+
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import LabelEncoder, StandardScaler
+from sklearn.svm import SVC
+from xgboost import XGBClassifier
+
+from .devices import resolve_device
+from .features import CNNFeatureExtractor
+
+__all__ = ["HEADS", "LabelXGBClassifier", "make_head", "make_hybrid_pipeline"]
+
+HEADS = ("logreg", "svm", "xgboost")
+
+
+class LabelXGBClassifier(XGBClassifier):
+    """``xgboost.XGBClassifier`` that accepts any class labels (strings too).
+
+    XGBoost wants labels ``0 .. n_classes - 1``; this encodes them in ``fit``
+    and decodes them in ``predict``, so it drops into a Pipeline like any
+    scikit-learn classifier. Every XGBoost parameter works unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.r_[np.zeros((5, 2)), np.ones((5, 2))]
+    >>> clf = LabelXGBClassifier(n_estimators=5).fit(X, ["cat"] * 5 + ["dog"] * 5)
+    >>> clf.predict(X[[0, -1]]).tolist()
+    ['cat', 'dog']
+    """
+
+    def fit(self, X, y, **fit_params):
+        encoder = LabelEncoder().fit(y)
+        self.__dict__.pop("label_encoder_", None)  # XGBoost checks its own integer classes_ during fit
+        super().fit(X, encoder.transform(y), **fit_params)
+        self.label_encoder_ = encoder
+        return self
+
+    @property
+    def classes_(self):
+        if "label_encoder_" in self.__dict__:
+            return self.label_encoder_.classes_
+        return super().classes_
+
+    def predict(self, X, **kwargs):
+        return self.label_encoder_.inverse_transform(super().predict(X, **kwargs).astype(int))
+
+
+def make_head(head="logreg", device="cpu", random_state=0):
+    """The list of Pipeline steps that follow the extractor for a named head.
+
+    Scaling comes first where the head needs it (logistic regression, SVM).
+    """
+    if head == "logreg":
+        return [("scale", StandardScaler()), ("head", LogisticRegression(C=1.0, max_iter=2000))]
+    if head == "svm":
+        # Probabilities by calibration, as scikit-learn recommends instead of SVC(probability=True).
+        svm = CalibratedClassifierCV(SVC(C=1.0, random_state=random_state), ensemble=False)
+        return [("scale", StandardScaler()), ("head", svm)]
+    if head == "xgboost":
+        xgb_device = "cuda" if resolve_device(device).type == "cuda" else "cpu"
+        clf = LabelXGBClassifier(n_estimators=200, learning_rate=0.1, max_depth=4, tree_method="hist",
+                                 device=xgb_device, random_state=random_state, n_jobs=None)
+        return [("head", clf)]
+    raise ValueError(f"unknown head {head!r}; accepted: {', '.join(HEADS)}")
+
+
+def make_hybrid_pipeline(head="logreg", random_state=0, **extractor_params):
+    """A Pipeline of a frozen CNN feature extractor and a classical head.
+
+    Parameters
+    ----------
+    head : {"logreg", "svm", "xgboost"}, default="logreg"
+        The classifier on the features. XGBoost runs on the GPU when the
+        extractor does.
+    random_state : int, default=0
+        Seed of the heads that use one.
+    **extractor_params
+        Passed to :class:`~hybridtl.features.CNNFeatureExtractor`.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``features``, then ``scale`` (logreg, svm) and ``head``; tune the
+        head with ``GridSearchCV`` over e.g. ``head__C``.
+
+    Examples
+    --------
+    >>> pipe = make_hybrid_pipeline("svm", image_size=64, device="cpu")
+    >>> [name for name, _ in pipe.steps]
+    ['features', 'scale', 'head']
+    """
+    extractor = CNNFeatureExtractor(**extractor_params)
+    return Pipeline([("features", extractor)] + make_head(head, extractor.device, random_state))
