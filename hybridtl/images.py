@@ -190,16 +190,27 @@ def _load_item(item, index):
 
 
 class _ItemDataset(torch.utils.data.Dataset):
-    """One image per item, decoded and geometrically transformed (in DataLoader workers)."""
+    """One image per item, decoded and geometrically transformed (in DataLoader workers).
 
-    def __init__(self, items, transform):
-        self.items, self.transform = items, transform
+    With ``targets``, items are (image, target) pairs.
+    """
+
+    def __init__(self, items, transform, targets=None):
+        self.items, self.transform, self.targets = items, transform, targets
 
     def __len__(self):
         return len(self.items)
 
     def __getitem__(self, index):
-        return self.transform(_load_item(self.items[index], index))
+        image = self.transform(_load_item(self.items[index], index))
+        return image if self.targets is None else (image, self.targets[index])
+
+
+def _drop_single(batches):
+    """Skip a last batch of one image: BatchNorm cannot train on it."""
+    for inputs, targets in batches:
+        if len(targets) > 1:
+            yield inputs, targets
 
 
 class DenseImages:
@@ -217,8 +228,24 @@ class DenseImages:
     def item(self, index):
         return _to_float_chw(self.array[index])
 
-    def dataset(self, transform):
-        return _ItemDataset(_DenseItems(self.array), transform)
+    def dataset(self, transform, targets=None):
+        return _ItemDataset(_DenseItems(self.array), transform, targets)
+
+    def train_batches(self, preprocess, targets, batch_size, device, generator, augment, num_workers=0):
+        """Shuffled (inputs, targets) batches; augmentation is drawn per image."""
+        return _drop_single(self._train_batches(preprocess, targets, batch_size, device, generator, augment))
+
+    def _train_batches(self, preprocess, targets, batch_size, device, generator, augment):
+        order = torch.randperm(len(self.array), generator=generator).numpy()
+        targets = torch.as_tensor(targets)
+        augmenter = preprocess.augmenter() if augment else None
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            raw = torch.from_numpy(self.array[index]).to(device, non_blocking=True)
+            scale = 1.0 if raw.is_floating_point() else 255.0
+            chw = _channels_to_rgb(raw.float().div_(scale).movedim(-1, -3))
+            inputs = torch.stack([augmenter(im) for im in chw]) if augment else preprocess.resize_crop(chw)
+            yield preprocess.normalize(inputs), targets[index]
 
     def batches(self, preprocess, batch_size, device, num_workers=0):
         pin = device.type == "cuda"
@@ -260,8 +287,21 @@ class ImageList:
     def item(self, index):
         return _load_item(self.items[index], index)
 
-    def dataset(self, transform):
-        return _ItemDataset(self.items, transform)
+    def dataset(self, transform, targets=None):
+        return _ItemDataset(self.items, transform, targets)
+
+    def train_batches(self, preprocess, targets, batch_size, device, generator, augment, num_workers=0):
+        """Shuffled (inputs, targets) batches, decoded and augmented in DataLoader workers."""
+        transform = preprocess.augmenter() if augment else preprocess.resize_crop
+        loader = torch.utils.data.DataLoader(
+            self.dataset(transform, torch.as_tensor(targets)),
+            batch_size=batch_size,
+            shuffle=True,
+            generator=generator,
+            num_workers=num_workers,
+            pin_memory=device.type == "cuda",
+        )
+        return _drop_single((preprocess.normalize(x.to(device, non_blocking=True)), t) for x, t in loader)
 
     def batches(self, preprocess, batch_size, device, num_workers=0):
         loader = torch.utils.data.DataLoader(

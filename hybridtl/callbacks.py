@@ -1,0 +1,135 @@
+"""Training behaviour as small composable pieces (in the spirit of skorch's callbacks).
+
+The fine-tuning loop (:mod:`hybridtl.training`) knows nothing about freezing,
+learning-rate schedules or early stopping: it calls each callback at the start
+and end of training and of every epoch, with one shared :class:`TrainState`.
+Order matters only where noted: the strategy sets the base learning rates that
+the schedule then scales.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from torch import nn
+
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "FreezeBatchNorm",
+    "LRSchedule",
+    "TrainState",
+]
+
+
+@dataclass
+class TrainState:
+    """What the loop and the callbacks share while a model trains.
+
+    ``optimizer`` has two parameter groups: 0 for the backbone, 1 for the new
+    classification layer. Each group's ``base_lr`` is set by the strategy;
+    its ``lr`` is ``base_lr`` times the schedule's factor.
+    """
+
+    model: nn.Module
+    head: nn.Module
+    blocks: list
+    optimizer: object
+    epoch: int = 0
+    stage_start: int = 0
+    stage_length: int = 1
+    record: dict = field(default_factory=dict)
+    history: list = field(default_factory=list)
+    stop: bool = False
+    interrupted: bool = False
+    best_epoch: int | None = None
+
+
+class Callback:
+    """Base class: every hook does nothing."""
+
+    def on_train_begin(self, state):
+        pass
+
+    def on_epoch_begin(self, state):
+        pass
+
+    def on_epoch_end(self, state):
+        pass
+
+    def on_train_end(self, state):
+        pass
+
+
+class LRSchedule(Callback):
+    """Scale each group's ``base_lr`` per epoch: ``"cosine"``, ``"step"`` or ``"none"``.
+
+    The schedule restarts whenever the strategy starts a new stage.
+
+    Examples
+    --------
+    >>> [round(LRSchedule("cosine").factor(t, 4), 3) for t in range(4)]
+    [1.0, 0.854, 0.5, 0.146]
+    >>> [LRSchedule("step").factor(t, 6) for t in range(6)]
+    [1.0, 1.0, 0.1, 0.1, 0.010000000000000002, 0.010000000000000002]
+    """
+
+    KINDS = ("cosine", "step", "none")
+
+    def __init__(self, kind="cosine"):
+        if kind not in self.KINDS:
+            raise ValueError(f"lr_schedule must be one of {self.KINDS}, got {kind!r}")
+        self.kind = kind
+
+    def factor(self, t, length):
+        if self.kind == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * t / max(length, 1)))
+        if self.kind == "step":
+            return 0.1 ** (t // max(1, math.ceil(length / 3)))
+        return 1.0
+
+    def on_epoch_begin(self, state):
+        scale = self.factor(state.epoch - state.stage_start, state.stage_length)
+        for group in state.optimizer.param_groups:
+            group["lr"] = group["base_lr"] * scale
+
+
+class FreezeBatchNorm(Callback):
+    """Keep BatchNorm layers whose parameters are frozen in eval mode (running stats fixed)."""
+
+    def on_epoch_begin(self, state):
+        for module in state.model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                params = list(module.parameters(recurse=False))
+                if params and not any(p.requires_grad for p in params):
+                    module.eval()
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs; restore the best weights.
+
+    The best weights are kept as a CPU copy, so an interrupted run (Ctrl-C)
+    also ends with them.
+    """
+
+    def __init__(self, patience=10, monitor="val_loss"):
+        self.patience, self.monitor = patience, monitor
+
+    def on_train_begin(self, state):
+        self.best, self.best_epoch, self.best_state = math.inf, None, None
+
+    def on_epoch_end(self, state):
+        value = state.record.get(self.monitor, math.nan)
+        if math.isnan(value):
+            return
+        if value < self.best:
+            self.best, self.best_epoch = value, state.epoch
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in state.model.state_dict().items()}
+        elif state.epoch - self.best_epoch >= self.patience:
+            state.stop = True
+
+    def on_train_end(self, state):
+        if self.best_state is not None:
+            state.model.load_state_dict(self.best_state)
+            state.best_epoch = self.best_epoch

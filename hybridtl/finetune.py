@@ -1,0 +1,379 @@
+"""End-to-end fine-tuning of a pretrained CNN as a scikit-learn classifier."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from .backbones import load_backbone, replace_classifier, trainable_blocks
+from .callbacks import EarlyStopping, FreezeBatchNorm, LRSchedule, TrainState
+from .devices import resolve_device, use_amp
+from .images import Preprocess, as_image_set
+from .strategies import STRATEGIES, make_strategy
+from .training import OPTIMIZERS, evaluate, fit_loop, make_optimizer, nan_pair, predict_proba, run_epoch, seed_from
+
+__all__ = ["FineTuneClassifier"]
+
+
+class FineTuneClassifier(ClassifierMixin, BaseEstimator):
+    """Fine-tune a pretrained CNN on images, with the scikit-learn classifier API.
+
+    The backbone's classification layer is replaced by a new linear layer with
+    one output per class, and the network trains end to end by ``strategy``.
+
+    Parameters
+    ----------
+    backbone, weights : see :func:`hybridtl.backbones.load_backbone`
+    strategy : {"head", "full", "gradual", "two_stage", "scratch"}, default="full"
+        ``head``: backbone frozen, the new layer trains at ``lr``.
+        ``full``: every layer trains, the new layer at ``lr * head_lr_mult``.
+        ``gradual``: epoch 1 trains the new layer only, each later epoch
+        unfreezes one more block from the top down (new layer at
+        ``lr * head_lr_mult``).
+        ``two_stage``: ``head_epochs`` epochs with the backbone frozen, then
+        every layer at ``lr * finetune_lr_mult``, the schedule restarting.
+        ``scratch``: random initial weights, every layer at ``lr``.
+    lr : float, default=3e-4
+    head_lr_mult : float, default=10.0
+    optimizer : {"adam", "adamax", "adamw", "sgd"}, default="adam"
+        SGD uses momentum 0.9.
+    weight_decay : float, default=0.0
+    epochs : int, default=20
+    batch_size : int, default=32
+    patience : int, default=10
+        Early stopping: epochs without a lower validation loss before stopping;
+        the best weights are restored.
+    validation_fraction : float or None, default=0.2
+        Stratified share of the training data held out for early stopping;
+        ``None`` trains on everything and keeps the last weights.
+    lr_schedule : {"cosine", "step", "none"}, default="cosine"
+        Per-epoch factor on the learning rates, restarting at each stage.
+    augment : bool, default=True
+        RandomResizedCrop and horizontal flip on training images.
+    image_size : int or None, default=None
+        Input side; ``None`` uses the backbone's.
+    class_weight : None, "balanced" or dict, default=None
+    label_smoothing : float, default=0.0
+    head_epochs : int, default=3
+    finetune_lr_mult : float, default=0.1
+    freeze_bn : bool, default=True
+        Frozen BatchNorm layers stay in eval mode (running statistics fixed).
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    amp : {"auto", True, False}, default="auto"
+    num_workers : int, default=0
+    random_state : int, RandomState or None, default=None
+        Same value, same history on the CPU.
+    progress : bool, default=True
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    model_ : torch.nn.Module
+    config_ : BackboneConfig
+    history_ : pandas.DataFrame
+        One row per epoch: epoch, train_loss, train_acc, val_loss, val_acc, lr
+        (the new layer's), backbone_lr, n_trainable_params, seconds.
+    best_epoch_ : int or None
+        Epoch (1-based) whose weights were kept, when validating.
+    interrupted_ : bool
+        Whether Ctrl-C ended training early.
+
+    Notes
+    -----
+    Pickling (joblib) stores the weights on the CPU inside the file: a model
+    trained on a GPU loads and predicts the same on a CPU-only machine.
+
+    Examples
+    --------
+    >>> from hybridtl.datasets import load_digits_images
+    >>> X, y = load_digits_images()
+    >>> clf = FineTuneClassifier(strategy="head", epochs=1, image_size=32, device="cpu",
+    ...                          progress=False, random_state=0).fit(X[:60], y[:60])
+    >>> clf.predict(X[:3]).shape, clf.history_.shape[0]
+    ((3,), 1)
+    """
+
+    def __init__(
+        self,
+        backbone="efficientnet_lite0",
+        weights="imagenet",
+        strategy="full",
+        lr=3e-4,
+        head_lr_mult=10.0,
+        optimizer="adam",
+        weight_decay=0.0,
+        epochs=20,
+        batch_size=32,
+        patience=10,
+        validation_fraction=0.2,
+        lr_schedule="cosine",
+        augment=True,
+        image_size=None,
+        class_weight=None,
+        label_smoothing=0.0,
+        head_epochs=3,
+        finetune_lr_mult=0.1,
+        freeze_bn=True,
+        device="auto",
+        amp="auto",
+        num_workers=0,
+        random_state=None,
+        progress=True,
+    ):
+        self.backbone = backbone
+        self.weights = weights
+        self.strategy = strategy
+        self.lr = lr
+        self.head_lr_mult = head_lr_mult
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.lr_schedule = lr_schedule
+        self.augment = augment
+        self.image_size = image_size
+        self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
+        self.head_epochs = head_epochs
+        self.finetune_lr_mult = finetune_lr_mult
+        self.freeze_bn = freeze_bn
+        self.device = device
+        self.amp = amp
+        self.num_workers = num_workers
+        self.random_state = random_state
+        self.progress = progress
+
+    # -- validation ---------------------------------------------------------
+
+    def _check_params(self):
+        checks = [
+            (self.strategy in STRATEGIES, f"strategy must be one of {STRATEGIES}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
+            (_positive_number(self.lr), "lr must be a positive number"),
+            (_positive_number(self.head_lr_mult), "head_lr_mult must be a positive number"),
+            (_positive_number(self.finetune_lr_mult), "finetune_lr_mult must be a positive number"),
+            (_count(self.epochs, 1), "epochs must be an integer >= 1"),
+            (_count(self.batch_size, 1), "batch_size must be an integer >= 1"),
+            (_count(self.patience, 1), "patience must be an integer >= 1"),
+            (_count(self.head_epochs, 0), "head_epochs must be an integer >= 0"),
+            (_count(self.num_workers, 0), "num_workers must be an integer >= 0"),
+            (0 <= self.label_smoothing < 1, "label_smoothing must lie in [0, 1)"),
+            (self.weight_decay >= 0, "weight_decay must be >= 0"),
+            (
+                self.validation_fraction is None or 0 < self.validation_fraction < 1,
+                "validation_fraction must be None or in (0, 1)",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        LRSchedule(self.lr_schedule)
+        resolve_device(self.device)
+
+    def _check_targets(self, y, n_samples):
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be one label per image (1-d), got shape {y.shape}")
+        if len(y) != n_samples:
+            raise ValueError(f"X has {n_samples} images but y has {len(y)} labels; they must match")
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        if len(encoder.classes_) < 2:
+            raise ValueError(f"y has a single class ({encoder.classes_[0]!r}); a classifier needs at least 2")
+        return encoder.classes_, encoder.transform(y)
+
+    def _split(self, targets, seed):
+        index = np.arange(len(targets))
+        if self.validation_fraction is None:
+            return index, index[:0]
+        try:
+            return train_test_split(index, test_size=self.validation_fraction, stratify=targets, random_state=seed)
+        except ValueError as exc:
+            raise ValueError(
+                f"cannot hold out a stratified validation_fraction={self.validation_fraction} ({exc}); "
+                "give every class more images, raise validation_fraction, or pass validation_fraction=None"
+            ) from None
+
+    # -- building -----------------------------------------------------------
+
+    def _build(self, n_classes, weights):
+        backbone = load_backbone(self.backbone, weights)
+        head = replace_classifier(backbone, n_classes)
+        return backbone, head
+
+    def _loss(self, targets):
+        weight = None
+        if self.class_weight is not None:
+            values = compute_class_weight(self.class_weight, classes=np.arange(len(self.classes_)), y=targets)
+            weight = torch.as_tensor(values, dtype=torch.float32)
+        return nn.CrossEntropyLoss(weight=weight, label_smoothing=self.label_smoothing)
+
+    # -- sklearn API --------------------------------------------------------
+
+    def fit(self, X, y):
+        """Fine-tune on images ``X`` with labels ``y``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        images = as_image_set(X)
+        self.classes_, targets = self._check_targets(y, len(images))
+        seed = seed_from(self.random_state)
+        device = resolve_device(self.device)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            state = self._train(images, targets, seed, device)
+        self.history_ = pd.DataFrame(state.history)
+        self.best_epoch_ = None if state.best_epoch is None else state.best_epoch + 1
+        self.interrupted_ = state.interrupted
+        return self
+
+    def _train(self, images, targets, seed, device):
+        weights = None if self.strategy == "scratch" else self.weights
+        backbone, head = self._build(len(self.classes_), weights)
+        self.config_ = backbone.config
+        self.preprocess_ = Preprocess.from_config(self.config_, self.image_size)
+        self.model_ = model = backbone.module.to(device, memory_format=torch.channels_last)
+        blocks = trainable_blocks(backbone)
+        head_ids = {id(p) for p in head.parameters()}
+        optimizer = make_optimizer(
+            self.optimizer, [p for p in model.parameters() if id(p) not in head_ids], head.parameters(), self.weight_decay
+        )
+        train_idx, val_idx = self._split(targets, seed)
+        train_set, val_set = images.subset(train_idx), images.subset(val_idx)
+        amp = use_amp(self.amp, device)
+        scaler = torch.amp.GradScaler(device.type, enabled=amp)
+        loss_fn = self._loss(targets).to(device)
+        generator = torch.Generator().manual_seed(seed)
+        batch_size, workers = int(self.batch_size), int(self.num_workers)
+
+        def train_epoch():
+            batches = train_set.train_batches(
+                self.preprocess_, targets[train_idx], batch_size, device, generator, self.augment, workers
+            )
+            return run_epoch(model, batches, optimizer, loss_fn, device, amp, scaler)
+
+        def validate():
+            if not len(val_idx):
+                return nan_pair()
+            batches = val_set.batches(self.preprocess_, batch_size, device, workers)
+            return evaluate(model, batches, targets[val_idx], device, amp)
+
+        strategy = make_strategy(
+            self.strategy, self.lr, int(self.epochs), self.head_lr_mult, int(self.head_epochs), self.finetune_lr_mult
+        )
+        callbacks = [strategy, LRSchedule(self.lr_schedule)]
+        callbacks += [FreezeBatchNorm()] if self.freeze_bn else []
+        callbacks += [EarlyStopping(int(self.patience))]
+        state = TrainState(model, head, blocks, optimizer)
+        return fit_loop(state, callbacks, int(self.epochs), train_epoch, validate, self.progress)
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self, "model_")
+        images = as_image_set(X)
+        device = resolve_device(self.device)
+        model = self.model_.to(device, memory_format=torch.channels_last)
+        batches = images.batches(self.preprocess_, int(self.batch_size), device, int(self.num_workers))
+        return predict_proba(model, batches, device, use_amp(self.amp, device)).double().numpy()
+
+    def predict(self, X):
+        """Predicted class labels."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def plot_history(self, path):
+        """Save the loss and accuracy curves per epoch as a PNG at ``path``."""
+        from .plots import plot_history
+
+        check_is_fitted(self, "history_")
+        return plot_history(self.history_, path, title=f"{self.backbone} / {self.strategy}")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
+
+    # -- learning-rate range test --------------------------------------------
+
+    def lr_find(self, X, y, start_lr=1e-7, end_lr=1.0, num_iter=100, smoothing=0.98, plot=None):
+        """The learning-rate range test (as fastai's ``lr_find``).
+
+        Trains for up to ``num_iter`` batches with the learning rate growing
+        exponentially from ``start_lr`` to ``end_lr`` (the strategy's first
+        epoch decides which layers train and the new layer's multiplier),
+        recording an exponentially smoothed loss, and stops once the loss
+        diverges. The estimator is left as it was: nothing fitted is changed.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Columns ``lr`` and ``loss`` (smoothed).
+        suggested_lr : float
+            Where the smoothed loss falls fastest.
+        """
+        from .lr_finder import lr_range_test
+
+        self._check_params()
+        images = as_image_set(X)
+        classes, targets = self._check_targets(y, len(images))
+        seed = seed_from(self.random_state)
+        device = resolve_device(self.device)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            weights = None if self.strategy == "scratch" else self.weights
+            backbone, head = self._build(len(classes), weights)
+            preprocess = Preprocess.from_config(backbone.config, self.image_size)
+            frame, suggested = lr_range_test(
+                self, backbone, head, images, targets, preprocess, device, seed,
+                start_lr, end_lr, num_iter, smoothing,
+            )
+        if plot is not None:
+            from .plots import plot_lr_find
+
+            plot_lr_find(frame, suggested, plot)
+        return frame, suggested
+
+    # -- pickling: weights travel on the CPU ----------------------------------
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        model = state.pop("model_", None)
+        if model is not None:
+            state["_model_state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        return state
+
+    def __setstate__(self, state):
+        weights = state.pop("_model_state", None)
+        super().__setstate__(state)
+        if weights is not None:
+            backbone, _ = self._build(len(self.classes_), None)
+            backbone.module.load_state_dict(weights)
+            self.model_ = backbone.module.eval()
+
+
+def _positive_number(value):
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and value > 0 and math.isfinite(value)
+
+
+def _count(value, minimum):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum

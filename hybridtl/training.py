@@ -1,0 +1,134 @@
+"""The plain training loop behind :class:`~hybridtl.finetune.FineTuneClassifier`.
+
+One epoch of training, one pass of evaluation, and the loop that calls the
+callbacks around them. Everything else (freezing, schedules, early stopping)
+lives in :mod:`hybridtl.callbacks` and :mod:`hybridtl.strategies`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .devices import autocast
+
+__all__ = ["OPTIMIZERS", "evaluate", "fit_loop", "make_optimizer", "run_epoch"]
+
+OPTIMIZERS = ("adam", "adamax", "adamw", "sgd")
+
+
+def make_optimizer(name, backbone_params, head_params, weight_decay=0.0):
+    """An optimizer with two groups, backbone then head; the strategy sets their learning rates."""
+    groups = [
+        {"params": list(backbone_params), "lr": 0.0, "base_lr": 0.0},
+        {"params": list(head_params), "lr": 0.0, "base_lr": 0.0},
+    ]
+    if name == "adam":
+        return torch.optim.Adam(groups, weight_decay=weight_decay)
+    if name == "adamax":
+        return torch.optim.Adamax(groups, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=0.0, momentum=0.9, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; accepted: {', '.join(OPTIMIZERS)}")
+
+
+def run_epoch(model, batches, optimizer, loss_fn, device, amp, scaler):
+    """Train over ``batches`` of (inputs, targets) once; return (mean loss, accuracy)."""
+    total_loss, correct, seen = 0.0, 0, 0
+    for inputs, targets in batches:
+        targets = targets.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(amp, device):
+            logits = model(inputs)
+            loss = loss_fn(logits.float(), targets)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        total_loss += loss.item() * len(targets)
+        correct += (logits.argmax(1) == targets).sum().item()
+        seen += len(targets)
+    return total_loss / max(seen, 1), correct / max(seen, 1)
+
+
+@torch.no_grad()
+def evaluate(model, batches, targets, device, amp):
+    """Mean cross-entropy (unweighted, unsmoothed) and accuracy of ``model`` over ``batches`` (inputs only)."""
+    probs = predict_proba(model, batches, device, amp)
+    targets = torch.as_tensor(targets)
+    loss = torch.nn.functional.nll_loss(torch.log(probs.clamp_min(1e-12)), targets).item()
+    return loss, (probs.argmax(1) == targets).float().mean().item()
+
+
+@torch.no_grad()
+def predict_proba(model, batches, device, amp):
+    """Softmax outputs of ``model`` in eval mode, on the CPU, as float32."""
+    model.eval()
+    out = []
+    for inputs in batches:
+        with autocast(amp, device):
+            out.append(model(inputs).float().softmax(1).cpu())
+    return torch.cat(out)
+
+
+def fit_loop(state, callbacks, epochs, train_epoch, validate, progress=True):
+    """Run up to ``epochs`` epochs, calling the callbacks; Ctrl-C ends the run cleanly.
+
+    ``train_epoch()`` returns (loss, accuracy) of one training epoch;
+    ``validate()`` returns (loss, accuracy) on held-out data, or (nan, nan).
+    """
+    for callback in callbacks:
+        callback.on_train_begin(state)
+    bar = tqdm(range(epochs), disable=not progress, unit="epoch", desc="fine-tune")
+    try:
+        for epoch in bar:
+            state.epoch = epoch
+            state.model.train()
+            for callback in callbacks:
+                callback.on_epoch_begin(state)
+            start = time.perf_counter()
+            train_loss, train_acc = train_epoch()
+            val_loss, val_acc = validate()
+            state.record = {
+                "epoch": epoch + 1,
+                "train_loss": train_loss,
+                "train_acc": train_acc,
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "lr": state.optimizer.param_groups[1]["lr"],
+                "backbone_lr": state.optimizer.param_groups[0]["lr"],
+                "n_trainable_params": sum(p.numel() for p in state.model.parameters() if p.requires_grad),
+                "seconds": time.perf_counter() - start,
+            }
+            for callback in callbacks:
+                callback.on_epoch_end(state)
+            state.history.append(state.record)
+            bar.set_postfix(loss=f"{train_loss:.3f}", val_loss=f"{val_loss:.3f}")
+            if state.stop or not math.isfinite(train_loss):
+                break
+    except KeyboardInterrupt:
+        state.interrupted = True
+        warnings.warn(f"training interrupted at epoch {state.epoch + 1}; keeping the best weights so far", stacklevel=3)
+    finally:
+        bar.close()
+    state.model.eval()
+    for callback in callbacks:
+        callback.on_train_end(state)
+    return state
+
+
+def nan_pair():
+    return math.nan, math.nan
+
+
+def seed_from(random_state):
+    """An integer seed from an sklearn-style ``random_state``."""
+    from sklearn.utils import check_random_state
+
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))

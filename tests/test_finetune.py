@@ -1,0 +1,203 @@
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, train_test_split
+
+from hybridtl import backbones, finetune
+from hybridtl.finetune import FineTuneClassifier
+
+FAST = dict(image_size=32, device="cpu", progress=False, random_state=0, augment=False, batch_size=16)
+
+
+def _state(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def pretrained():
+    return _state(backbones.load_backbone("efficientnet_lite0").module)
+
+
+def _backbone_items(state):
+    return {k: v for k, v in state.items() if not k.startswith("classifier.")}
+
+
+def test_head_strategy_leaves_the_backbone_bit_identical(small_digits, pretrained):
+    X, y = small_digits
+    clf = FineTuneClassifier(strategy="head", epochs=2, lr=1e-2, **FAST).fit(X, y)
+    after = _state(clf.model_)
+    for key, value in _backbone_items(pretrained).items():
+        assert torch.equal(after[key], value), key  # weights and BatchNorm running statistics alike
+    assert after["classifier.weight"].shape == (3, 1280)
+    assert clf.history_["n_trainable_params"].tolist() == [3 * 1280 + 3] * 2
+
+
+def test_frozen_batchnorm_statistics_move_only_when_asked(small_digits, pretrained):
+    X, y = small_digits
+    clf = FineTuneClassifier(strategy="head", epochs=1, freeze_bn=False, **FAST).fit(X, y)
+    assert not torch.equal(_state(clf.model_)["bn1.running_mean"], pretrained["bn1.running_mean"])
+    assert torch.equal(_state(clf.model_)["conv_stem.weight"], pretrained["conv_stem.weight"])
+
+
+def test_gradual_unfreezes_one_block_per_epoch(small_digits):
+    X, y = small_digits
+    clf = FineTuneClassifier(strategy="gradual", epochs=4, **FAST).fit(X, y)
+    counts = clf.history_["n_trainable_params"].tolist()
+    assert counts[0] == 3 * 1280 + 3
+    assert all(a < b for a, b in zip(counts, counts[1:]))
+    assert clf.history_["backbone_lr"].iloc[0] == 0 and clf.history_["backbone_lr"].iloc[1] > 0
+
+
+def test_two_stage_freezes_then_trains_everything_at_a_lower_rate(small_digits, pretrained):
+    X, y = small_digits
+    params = dict(strategy="two_stage", head_epochs=2, lr=1e-3, finetune_lr_mult=0.1, validation_fraction=None, **FAST)
+    stage_one = FineTuneClassifier(epochs=2, **params).fit(X, y)
+    for key, value in _backbone_items(pretrained).items():
+        assert torch.equal(_state(stage_one.model_)[key], value), key
+    both = FineTuneClassifier(epochs=3, **params).fit(X, y)
+    assert not torch.equal(_state(both.model_)["conv_stem.weight"], pretrained["conv_stem.weight"])
+    history = both.history_
+    assert history["backbone_lr"].tolist()[:2] == [0.0, 0.0]
+    # the schedule restarts: stage two starts at lr * finetune_lr_mult
+    assert history["backbone_lr"].iloc[2] == pytest.approx(1e-4)
+    assert history["lr"].iloc[2] == pytest.approx(1e-4)
+    assert history["lr"].iloc[2] < history["lr"].iloc[0] == pytest.approx(1e-3)
+    np.testing.assert_array_equal(history["lr"].iloc[:2], stage_one.history_["lr"])
+
+
+def test_scratch_starts_from_random_weights(small_digits, pretrained):
+    X, y = small_digits
+    tiny = dict(epochs=1, lr=1e-12, **FAST)
+    scratch = _state(FineTuneClassifier(strategy="scratch", **tiny).fit(X, y).model_)
+    full = _state(FineTuneClassifier(strategy="full", **tiny).fit(X, y).model_)
+    w = "conv_stem.weight"
+    torch.testing.assert_close(full[w], pretrained[w], atol=1e-6, rtol=0)
+    assert not torch.allclose(scratch[w], pretrained[w], atol=1e-3)
+
+
+def test_full_beats_chance_and_scratch_on_digits(digits):
+    X, y = digits
+    X_train, X_test, y_train, y_test = train_test_split(X, y, train_size=500, test_size=300, stratify=y, random_state=0)
+    params = dict(epochs=4, lr=1e-3, validation_fraction=None, **FAST)
+    full = FineTuneClassifier(strategy="full", **params).fit(X_train, y_train).score(X_test, y_test)
+    scratch = FineTuneClassifier(strategy="scratch", **params).fit(X_train, y_train).score(X_test, y_test)
+    assert full >= 0.7, full  # chance is 0.1
+    assert full >= scratch + 0.1, (full, scratch)
+
+
+def test_early_stopping_stops_and_restores_the_best():
+    """Identical images cannot be told apart: validation loss cannot improve for long."""
+    X = np.zeros((40, 16, 16), dtype=np.uint8)
+    y = np.repeat([0, 1], 20)
+    clf = FineTuneClassifier(strategy="head", epochs=30, patience=2, lr=0.5, optimizer="sgd",
+                             lr_schedule="none", **FAST).fit(X, y)
+    history = clf.history_
+    assert len(history) < 30
+    assert clf.best_epoch_ == int(history["val_loss"].idxmin()) + 1
+    # the validation split is balanced (4 + 4), so the restored model's loss follows from one prediction
+    p = clf.predict_proba(X[:1])[0]
+    assert -0.5 * (np.log(p[0]) + np.log(p[1])) == pytest.approx(history["val_loss"].min(), abs=1e-5)
+
+
+def test_same_random_state_same_history(small_digits):
+    X, y = small_digits
+    params = dict(strategy="full", epochs=2, **{**FAST, "augment": True})
+    a = FineTuneClassifier(**params).fit(X, y).history_.drop(columns="seconds")
+    b = FineTuneClassifier(**params).fit(X, y).history_.drop(columns="seconds")
+    assert a.equals(b)
+
+
+def test_string_labels_joblib_roundtrip_on_cpu(small_digits, tmp_path, monkeypatch):
+    X, y = small_digits
+    labels = np.array(["zero", "one", "two"])[y]
+    clf = FineTuneClassifier(strategy="head", epochs=2, lr=1e-2, **FAST).fit(X, labels)
+    assert list(clf.classes_) == ["one", "two", "zero"]
+    assert set(clf.predict(X)) <= set(labels)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (60, 3) and np.allclose(proba.sum(1), 1)
+    joblib.dump(clf, tmp_path / "clf.joblib")
+    monkeypatch.setattr(backbones, "_embedded_file", lambda name: None)  # weights travel in the file
+    loaded = joblib.load(tmp_path / "clf.joblib")
+    np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+
+
+def test_gridsearch_over_lr_and_strategy(small_digits):
+    X, y = small_digits
+    search = GridSearchCV(
+        FineTuneClassifier(epochs=1, **FAST),
+        {"strategy": ["head", "full"], "lr": [1e-3]},
+        cv=2,
+    ).fit(X, y)
+    assert search.best_params_["strategy"] in ("head", "full")
+    assert len(search.cv_results_["params"]) == 2
+    assert 0 <= search.score(X, y) <= 1
+
+
+def test_ctrl_c_keeps_a_usable_estimator(small_digits, monkeypatch):
+    X, y = small_digits
+    real = finetune.run_epoch
+    calls = []
+
+    def interrupt_on_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(finetune, "run_epoch", interrupt_on_second)
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf = FineTuneClassifier(strategy="head", epochs=5, **FAST).fit(X, y)
+    assert clf.interrupted_ and len(clf.history_) == 1 and clf.best_epoch_ == 1
+    assert clf.predict(X).shape == (60,)
+
+
+def test_lr_find_leaves_the_estimator_as_it_was(small_digits, tmp_path):
+    X, y = small_digits
+    clf = FineTuneClassifier(strategy="full", **FAST)
+    frame, suggested = clf.lr_find(X, y, num_iter=12, plot=tmp_path / "lr.png")
+    assert list(frame.columns) == ["lr", "loss"] and frame["lr"].is_monotonic_increasing
+    assert 1e-7 <= suggested <= 1.0
+    assert (tmp_path / "lr.png").read_bytes()[:4] == b"\x89PNG"
+    assert not hasattr(clf, "model_")
+    clf.set_params(strategy="head", epochs=1).fit(X, y)
+    before = _state(clf.model_)
+    clf.lr_find(X, y, num_iter=5)
+    after = _state(clf.model_)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_plot_history(small_digits, tmp_path):
+    X, y = small_digits
+    clf = FineTuneClassifier(strategy="head", epochs=2, **FAST).fit(X, y)
+    clf.plot_history(tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "params, y, match",
+    [
+        ({}, [0] * 59, "60 images but y has 59 labels"),
+        ({}, [1] * 60, "single class"),
+        ({}, np.zeros((60, 2)), "1-d"),
+        ({"strategy": "lora"}, None, "strategy must be one of"),
+        ({"optimizer": "lbfgs"}, None, "optimizer must be one of"),
+        ({"lr_schedule": "linear"}, None, "lr_schedule must be one of"),
+        ({"epochs": 0}, None, "epochs must be"),
+        ({"validation_fraction": 1.5}, None, "validation_fraction"),
+    ],
+)
+def test_bad_input(small_digits, params, y, match):
+    X, y_ok = small_digits
+    with pytest.raises(ValueError, match=match):
+        FineTuneClassifier(**{**FAST, **params}).fit(X, y_ok if y is None else y)
+
+
+def test_init_stores_parameters_unchanged():
+    clf = FineTuneClassifier(strategy="nonsense", lr=-1)
+    assert clf.get_params()["strategy"] == "nonsense" and clf.lr == -1
+    assert clone(clf).get_params() == clf.get_params()
