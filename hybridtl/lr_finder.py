@@ -24,8 +24,8 @@ def suggest_lr(lrs, losses, skip_start=3):
     --------
     >>> lrs = np.logspace(-5, 0, 50)
     >>> losses = 2 - np.tanh((np.log10(lrs) + 2.5) * 2)  # falls fastest at 10**-2.5
-    >>> round(float(np.log10(suggest_lr(lrs, losses))), 1)
-    -2.5
+    >>> bool(abs(np.log10(suggest_lr(lrs, losses)) + 2.5) < 0.1)
+    True
     """
     lrs, losses = np.asarray(lrs), np.asarray(losses)
     if len(lrs) <= skip_start + 2:
