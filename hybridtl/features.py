@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import os
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -10,8 +14,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .backbones import load_backbone
+from .cache import FeatureCache, image_key, resolve_cache
 from .devices import autocast, resolve_device, use_amp
 from .images import Preprocess, as_image_set
+from .oom import halving_batches
 
 __all__ = ["CNNFeatureExtractor"]
 
@@ -97,6 +103,25 @@ class GlobalPool(nn.Module):
         return torch.cat([x.mean(dims), x.amax(dims)], dim=1)
 
 
+def _new_frozen_model(backbone_name, weights, layer, pooling):
+    backbone = load_backbone(backbone_name, weights)
+    model = nn.Sequential(FeatureTrunk(backbone, layer), GlobalPool(pooling))
+    for param in model.parameters():
+        param.requires_grad_(False)
+    return backbone, model.eval()
+
+
+@functools.lru_cache(maxsize=4)
+def _frozen_model(backbone_name, weights, weights_stamp, layer, pooling):
+    """Memo of frozen models: a GridSearchCV clones and refits the extractor once per fold.
+
+    The model is frozen and never changed in place, so extractors with the same
+    settings in one process can share it; ``weights_stamp`` (size, mtime) keys
+    a local weights file by its content on disk.
+    """
+    return _new_frozen_model(backbone_name, weights, layer, pooling)
+
+
 def _feature_prefix(backbone, layer, pooling):
     name = backbone.split(":")[-1]
     parts = [name] + ([layer.replace(".", "_")] if layer else []) + [pooling]
@@ -132,6 +157,10 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         DataLoader workers that decode image files in parallel with the model.
     progress : bool, default=False
         Show a tqdm progress bar during ``transform``.
+    cache : None, str, Path or joblib.Memory, default=None
+        Folder for a per-image feature cache keyed by each image's content
+        and every setting that changes features; a ``GridSearchCV`` over the
+        head then extracts each image once. See :mod:`hybridtl.cache`.
 
     Attributes
     ----------
@@ -172,6 +201,7 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         amp="auto",
         num_workers=0,
         progress=False,
+        cache=None,
     ):
         self.backbone = backbone
         self.weights = weights
@@ -183,6 +213,7 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         self.amp = amp
         self.num_workers = num_workers
         self.progress = progress
+        self.cache = cache
 
     # -- parameters ---------------------------------------------------------
 
@@ -196,13 +227,15 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         if not isinstance(self.num_workers, (int, np.integer)) or self.num_workers < 0:
             raise ValueError(f"num_workers must be a non-negative integer, got {self.num_workers!r}")
         resolve_device(self.device)
+        resolve_cache(self.cache)
 
     def _build_model(self, weights):
-        backbone = load_backbone(self.backbone, weights)
-        model = nn.Sequential(FeatureTrunk(backbone, self.layer), GlobalPool(self.pooling))
-        for param in model.parameters():
-            param.requires_grad_(False)
-        return backbone, model.eval()
+        """The frozen trunk + pooling; memoised per process (see :func:`_frozen_model`)."""
+        stamp = None
+        if weights is not None and os.path.isfile(weights):
+            stat = os.stat(weights)
+            stamp = (stat.st_size, stat.st_mtime_ns)
+        return _frozen_model(self.backbone, weights, stamp, self.layer, self.pooling)
 
     # -- sklearn API --------------------------------------------------------
 
@@ -239,21 +272,70 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "model_")
         self._check_params()
-        return self._extract(as_image_set(X))
+        images = as_image_set(X)
+        directory = resolve_cache(self.cache)
+        if directory is None:
+            return self._extract(images)
+        return self._extract_cached(images, FeatureCache(directory, self._cache_settings()))
+
+    def _cache_settings(self):
+        """Everything that changes the features, for the cache's key."""
+        import timm
+
+        from . import __version__
+
+        device = resolve_device(self.device)
+        weights = self.weights_source_
+        stat = os.stat(weights) if os.path.isfile(weights) else None
+        return {
+            "backbone": self.backbone,
+            "weights": [weights, stat.st_size if stat else None, stat.st_mtime_ns if stat else None],
+            "layer": self.layer,
+            "pooling": self.pooling,
+            "preprocess": dataclasses.asdict(self.preprocess_),
+            "amp": use_amp(self.amp, device),
+            "device": device.type,
+            "versions": [__version__, torch.__version__, timm.__version__],
+        }
+
+    def _extract_cached(self, images, cache):
+        keys = [image_key(images.raw(i)) for i in range(len(images))]
+        out = np.empty((len(images), self.n_features_out_), dtype=np.float32)
+        missing = []
+        for i, key in enumerate(keys):
+            found = cache.get(key, self.n_features_out_)
+            if found is None:
+                missing.append(i)
+            else:
+                out[i] = found
+        if missing:
+
+            def store(positions, features):
+                for position, vector in zip(range(positions.start, positions.stop), features):
+                    cache.put(keys[missing[position]], vector)
+
+            out[missing] = self._extract(images.subset(missing), on_batch=store)
+        return out
 
     @torch.inference_mode()
-    def _extract(self, images):
+    def _extract(self, images, on_batch=None):
+        """Features of ``images`` in batches, halving the batch size on CUDA out-of-memory."""
         device = resolve_device(self.device)
         amp = use_amp(self.amp, device)
         model = self.model_.to(device, memory_format=torch.channels_last)
         out = np.empty((len(images), self.n_features_out_), dtype=np.float32)
-        start = 0
-        with tqdm(total=len(images), disable=not self.progress, unit="img", desc="features") as bar:
-            for batch in images.batches(self.preprocess_, int(self.batch_size), device, int(self.num_workers)):
+        workers = int(self.num_workers)
+
+        def run(part, batch_size):
+            for batch in images.subset(part).batches(self.preprocess_, batch_size, device, workers):
                 with autocast(amp, device):
-                    features = model(batch.contiguous(memory_format=torch.channels_last))
-                out[start : start + len(features)] = features.float().cpu().numpy()
-                start += len(features)
+                    yield model(batch.contiguous(memory_format=torch.channels_last)).float().cpu().numpy()
+
+        with tqdm(total=len(images), disable=not self.progress, unit="img", desc="features") as bar:
+            for positions, features in halving_batches(run, len(images), int(self.batch_size), "transform"):
+                out[positions] = features
+                if on_batch is not None:
+                    on_batch(positions, features)
                 bar.update(len(features))
         return out
 
@@ -283,5 +365,5 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         weights = state.pop("_model_state", None)
         super().__setstate__(state)
         if weights is not None:
-            _, self.model_ = self._build_model(None)
+            _, self.model_ = _new_frozen_model(self.backbone, None, self.layer, self.pooling)
             self.model_.load_state_dict(weights)

@@ -19,6 +19,7 @@ from .backbones import load_backbone, replace_classifier, trainable_blocks
 from .callbacks import EarlyStopping, FreezeBatchNorm, LRSchedule, TrainState
 from .devices import resolve_device, use_amp
 from .images import Preprocess, as_image_set
+from .oom import retry_halving
 from .strategies import STRATEGIES, make_strategy
 from .training import OPTIMIZERS, evaluate, fit_loop, make_optimizer, nan_pair, predict_proba, run_epoch, seed_from
 
@@ -222,8 +223,16 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
 
     # -- sklearn API --------------------------------------------------------
 
-    def fit(self, X, y):
+    def fit(self, X, y, validation_data=None):
         """Fine-tune on images ``X`` with labels ``y``.
+
+        Parameters
+        ----------
+        X : images
+        y : array-like of shape (n_samples,)
+        validation_data : tuple (X_val, y_val), optional
+            A fixed validation set for early stopping, used instead of holding
+            out ``validation_fraction`` of ``X``.
 
         Returns
         -------
@@ -234,15 +243,36 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, targets = self._check_targets(y, len(images))
         seed = seed_from(self.random_state)
         device = resolve_device(self.device)
+        if validation_data is not None:
+            train_set, train_targets = images, targets
+            val_set, val_targets = self._validation_set(validation_data)
+        else:
+            train_idx, val_idx = self._split(targets, seed)
+            train_set, train_targets = images.subset(train_idx), targets[train_idx]
+            val_set, val_targets = images.subset(val_idx), targets[val_idx]
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
-            state = self._train(images, targets, seed, device)
+            state = self._train(train_set, train_targets, val_set, val_targets, seed, device)
         self.history_ = pd.DataFrame(state.history)
         self.best_epoch_ = None if state.best_epoch is None else state.best_epoch + 1
         self.interrupted_ = state.interrupted
         return self
 
-    def _train(self, images, targets, seed, device):
+    def _validation_set(self, validation_data):
+        try:
+            X_val, y_val = validation_data
+        except (TypeError, ValueError):
+            raise TypeError("validation_data must be a pair (X_val, y_val)") from None
+        images = as_image_set(X_val)
+        y_val = np.asarray(y_val)
+        if len(y_val) != len(images):
+            raise ValueError(f"validation_data has {len(images)} images but {len(y_val)} labels; they must match")
+        unknown = set(np.unique(y_val)) - set(self.classes_)
+        if unknown:
+            raise ValueError(f"validation labels {sorted(unknown)} are not among the training classes {list(self.classes_)}")
+        return images, np.searchsorted(self.classes_, y_val)
+
+    def _train(self, train_set, train_targets, val_set, val_targets, seed, device):
         weights = None if self.strategy == "scratch" else self.weights
         backbone, head = self._build(len(self.classes_), weights)
         self.config_ = backbone.config
@@ -253,25 +283,30 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         optimizer = make_optimizer(
             self.optimizer, [p for p in model.parameters() if id(p) not in head_ids], head.parameters(), self.weight_decay
         )
-        train_idx, val_idx = self._split(targets, seed)
-        train_set, val_set = images.subset(train_idx), images.subset(val_idx)
         amp = use_amp(self.amp, device)
         scaler = torch.amp.GradScaler(device.type, enabled=amp)
-        loss_fn = self._loss(targets).to(device)
+        loss_fn = self._loss(train_targets).to(device)
         generator = torch.Generator().manual_seed(seed)
-        batch_size, workers = int(self.batch_size), int(self.num_workers)
+        workers = int(self.num_workers)
+        batch_size = int(self.batch_size)
 
-        def train_epoch():
+        def train_at(size):
             batches = train_set.train_batches(
-                self.preprocess_, targets[train_idx], batch_size, device, generator, self.augment, workers
+                self.preprocess_, train_targets, size, device, generator, self.augment, workers
             )
             return run_epoch(model, batches, optimizer, loss_fn, device, amp, scaler)
 
+        def train_epoch():
+            nonlocal batch_size  # a CUDA out-of-memory back-off holds for the later epochs too
+            result = retry_halving(lambda size: (size, train_at(size)), batch_size, "fit")
+            batch_size = result[0]
+            return result[1]
+
         def validate():
-            if not len(val_idx):
+            if not len(val_targets):
                 return nan_pair()
             batches = val_set.batches(self.preprocess_, batch_size, device, workers)
-            return evaluate(model, batches, targets[val_idx], device, amp)
+            return evaluate(model, batches, val_targets, device, amp)
 
         strategy = make_strategy(
             self.strategy, self.lr, int(self.epochs), self.head_lr_mult, int(self.head_epochs), self.finetune_lr_mult
@@ -293,8 +328,12 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         images = as_image_set(X)
         device = resolve_device(self.device)
         model = self.model_.to(device, memory_format=torch.channels_last)
-        batches = images.batches(self.preprocess_, int(self.batch_size), device, int(self.num_workers))
-        return predict_proba(model, batches, device, use_amp(self.amp, device)).double().numpy()
+
+        def predict_at(size):
+            batches = images.batches(self.preprocess_, size, device, int(self.num_workers))
+            return predict_proba(model, batches, device, use_amp(self.amp, device))
+
+        return retry_halving(predict_at, int(self.batch_size), "predict").double().numpy()
 
     def predict(self, X):
         """Predicted class labels."""

@@ -77,10 +77,10 @@ class Preprocess:
         return F.center_crop(resized, [self.size])
 
     def augmenter(self):
-        """Random resized crop and horizontal flip, for training images one at a time."""
+        """Random resized crop (35-100 % of the area, fastai's fine-tuning default) and horizontal flip."""
         return v2.Compose(
             [
-                v2.RandomResizedCrop(self.size, interpolation=self._mode, antialias=True),
+                v2.RandomResizedCrop(self.size, scale=(0.35, 1.0), interpolation=self._mode, antialias=True),
                 v2.RandomHorizontalFlip(),
             ]
         )
@@ -195,14 +195,15 @@ class _ItemDataset(torch.utils.data.Dataset):
     With ``targets``, items are (image, target) pairs.
     """
 
-    def __init__(self, items, transform, targets=None):
-        self.items, self.transform, self.targets = items, transform, targets
+    def __init__(self, items, transform, targets=None, positions=None):
+        self.items, self.transform, self.targets, self.positions = items, transform, targets, positions
 
     def __len__(self):
         return len(self.items)
 
     def __getitem__(self, index):
-        image = self.transform(_load_item(self.items[index], index))
+        position = index if self.positions is None else self.positions[index]  # as the user numbered it
+        image = self.transform(_load_item(self.items[index], position))
         return image if self.targets is None else (image, self.targets[index])
 
 
@@ -223,10 +224,11 @@ class DenseImages:
         return len(self.array)
 
     def subset(self, indices):
+        """The images at ``indices`` (a slice gives a view, no copy)."""
         return DenseImages(self.array[indices])
 
-    def item(self, index):
-        return _to_float_chw(self.array[index])
+    def raw(self, index):
+        return self.array[index]
 
     def dataset(self, transform, targets=None):
         return _ItemDataset(_DenseItems(self.array), transform, targets)
@@ -273,22 +275,28 @@ class _DenseItems:
 
 
 class ImageList:
-    """Images of any size and kind, decoded one by one in a DataLoader."""
+    """Images of any size and kind, decoded one by one in a DataLoader.
 
-    def __init__(self, items):
+    ``positions`` are the items' indices in the user's input, for error messages.
+    """
+
+    def __init__(self, items, positions=None):
         self.items = items
+        self.positions = np.arange(len(items)) if positions is None else positions
 
     def __len__(self):
         return len(self.items)
 
     def subset(self, indices):
-        return ImageList([self.items[i] for i in indices])
+        """The images at ``indices`` (an index array or a slice)."""
+        indices = np.arange(len(self.items))[indices]
+        return ImageList([self.items[i] for i in indices], self.positions[indices])
 
-    def item(self, index):
-        return _load_item(self.items[index], index)
+    def raw(self, index):
+        return self.items[index]
 
     def dataset(self, transform, targets=None):
-        return _ItemDataset(self.items, transform, targets)
+        return _ItemDataset(self.items, transform, targets, self.positions)
 
     def train_batches(self, preprocess, targets, batch_size, device, generator, augment, num_workers=0):
         """Shuffled (inputs, targets) batches, decoded and augmented in DataLoader workers."""

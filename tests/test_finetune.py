@@ -201,3 +201,11 @@ def test_init_stores_parameters_unchanged():
     clf = FineTuneClassifier(strategy="nonsense", lr=-1)
     assert clf.get_params()["strategy"] == "nonsense" and clf.lr == -1
     assert clone(clf).get_params() == clf.get_params()
+
+
+def test_fixed_validation_data(small_digits):
+    X, y = small_digits
+    clf = FineTuneClassifier(strategy="head", epochs=2, **FAST).fit(X[::2], y[::2], validation_data=(X[1::2], y[1::2]))
+    assert clf.history_["val_loss"].notna().all()
+    with pytest.raises(ValueError, match="not among the training classes"):
+        clf.fit(X[::2], y[::2], validation_data=(X[1::2], y[1::2] + 5))

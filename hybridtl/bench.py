@@ -1,0 +1,157 @@
+"""The side-by-side benchmark: every recipe on one shared train / validation / test split."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import GridSearchCV, PredefinedSplit, train_test_split
+
+from .atomic import atomic_path
+from .data import subset
+from .devices import resolve_device
+from .plots import plot_confusion_matrix, plot_history, plot_summary
+from .recipes import load_recipe
+
+__all__ = ["run_benchmark", "split_three"]
+
+COLUMNS = ["recipe", "kind", "accuracy", "macro_f1", "fit_seconds", "predict_seconds", "predict_images_per_s",
+           "peak_rss_mb", "peak_gpu_mb", "device", "epochs_run"]
+
+
+def split_three(y, val_size=0.2, test_size=0.2, random_state=0):
+    """Stratified train / validation / test positions (60/20/20 by default).
+
+    Examples
+    --------
+    >>> train, val, test = split_three(np.repeat([0, 1], 50))
+    >>> len(train), len(val), len(test)
+    (60, 20, 20)
+    """
+    index = np.arange(len(y))
+    try:
+        rest, test = train_test_split(index, test_size=test_size, stratify=y, random_state=random_state)
+        train, val = train_test_split(rest, test_size=val_size / (1 - test_size), stratify=np.asarray(y)[rest],
+                                      random_state=random_state)
+    except ValueError as exc:
+        raise ValueError(f"cannot split the data into stratified train/validation/test parts ({exc}); "
+                         "every class needs at least 5 images") from None
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+class PeakRSS:
+    """Peak resident memory of this process while the block runs, sampled every 20 ms (Linux)."""
+
+    def __enter__(self):
+        self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._rss())
+
+    @staticmethod
+    def _rss():
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            import resource
+
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+
+def _concat(a, b):
+    return np.concatenate([a, b]) if isinstance(a, np.ndarray) else list(a) + list(b)
+
+
+def _fit(recipe, estimator, train, val, grid):
+    if grid and recipe.grid:
+        folds = PredefinedSplit(np.r_[np.full(len(train.y), -1), np.zeros(len(val.y))])
+        search = GridSearchCV(estimator, recipe.grid, cv=folds, refit=True)
+        return search.fit(_concat(train.X, val.X), np.r_[train.y, val.y]).best_estimator_
+    if recipe.kind == "finetune":
+        return estimator.fit(train.X, train.y, validation_data=(val.X, val.y))
+    return estimator.fit(train.X, train.y)
+
+
+def _run_one(name, data_parts, settings, grid, out):
+    train, val, test = data_parts
+    recipe = load_recipe(name)
+    estimator = recipe.build(**settings)
+    device = resolve_device(settings.get("device", "auto"))
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    with PeakRSS() as memory:
+        start = time.perf_counter()
+        fitted = _fit(recipe, estimator, train, val, grid)
+        fit_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        predicted = fitted.predict(test.X)
+        predict_seconds = time.perf_counter() - start
+    plot_confusion_matrix(test.y, predicted, np.unique(np.r_[train.y, test.y]), out / f"confusion_{recipe.name}.png",
+                          title=recipe.name)
+    history = getattr(fitted, "history_", None)
+    if history is not None:
+        plot_history(history, out / f"curves_{recipe.name}.png", title=recipe.name)
+    return {
+        "recipe": recipe.name,
+        "kind": recipe.kind,
+        "accuracy": accuracy_score(test.y, predicted),
+        "macro_f1": f1_score(test.y, predicted, average="macro"),
+        "fit_seconds": fit_seconds,
+        "predict_seconds": predict_seconds,
+        "predict_images_per_s": len(test.y) / predict_seconds,
+        "peak_rss_mb": memory.peak / 2**20,
+        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else np.nan,
+        "device": device.type,
+        "epochs_run": len(history) if history is not None else np.nan,
+    }
+
+
+def run_benchmark(data, recipes, out_dir, settings=None, val_size=0.2, test_size=0.2, random_state=0,
+                  grid=False, progress=True):
+    """Fit every recipe on the same split, score it once on the test part, and write the report.
+
+    Writes into ``out_dir``: ``results.csv`` and ``results.md`` (one row per
+    recipe: accuracy, macro-F1, fit and predict seconds, images/s at predict,
+    peak memory, device), ``confusion_<recipe>.png``, ``curves_<recipe>.png``
+    for fine-tuned recipes, and ``summary.png`` (accuracy against fit time).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The results table.
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {"random_state": random_state, **(settings or {})}
+    parts = tuple(subset(data, idx) for idx in split_three(data.y, val_size, test_size, random_state))
+    for name in recipes:
+        load_recipe(name)  # fail on an unknown recipe before any work
+    rows = []
+    for name in tqdm(recipes, disable=not progress, desc="recipes", unit="recipe"):
+        rows.append(_run_one(name, parts, settings, grid, out))
+    results = pd.DataFrame(rows, columns=COLUMNS)
+    with atomic_path(out / "results.csv") as tmp:
+        results.to_csv(tmp, index=False)
+    with atomic_path(out / "results.md") as tmp:
+        tmp.write_text(results.round(4).to_markdown(index=False) + "\n")
+    plot_summary(results, out / "summary.png")
+    return results

@@ -1,0 +1,79 @@
+"""Data sets named on the command line: an image folder, a CSV of paths and labels, or ``digits``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .datasets import load_digits_images
+from .images import load_image_folder
+
+__all__ = ["Dataset", "load_data", "subset"]
+
+
+@dataclass
+class Dataset:
+    X: object  # list of paths, or an array of images
+    y: np.ndarray
+    ids: list  # a path or an index per image, for prediction files
+    name: str
+
+
+def _from_csv(path):
+    try:
+        table = pd.read_csv(path)
+    except Exception as exc:
+        raise ValueError(f"could not read CSV {str(path)!r}: {exc}") from None
+    missing = {"path", "label"} - set(table.columns)
+    if missing:
+        raise ValueError(f"CSV {str(path)!r} lacks column(s) {sorted(missing)}; it needs 'path' and 'label' columns")
+    if table.empty:
+        raise ValueError(f"CSV {str(path)!r} has no rows")
+    base = Path(path).resolve().parent
+    paths = [str(p if Path(p).is_absolute() else base / p) for p in table["path"].astype(str)]
+    return paths, table["label"].to_numpy()
+
+
+def load_data(spec, limit_per_class=None, random_state=0) -> Dataset:
+    """Load ``spec``: ``"digits"``, a folder with one subfolder per class, or a CSV with path and label columns.
+
+    ``limit_per_class`` keeps at most that many images of each class (a random,
+    seeded choice), for quick runs.
+
+    Examples
+    --------
+    >>> data = load_data("digits", limit_per_class=5)
+    >>> len(data.y), data.name
+    (50, 'digits')
+    """
+    spec_path = Path(str(spec))
+    if str(spec) == "digits":
+        X, y = load_digits_images()
+        data = Dataset(X, y, list(range(len(y))), "digits")
+    elif spec_path.is_dir():
+        paths, labels = load_image_folder(spec_path)
+        data = Dataset(paths, labels, paths, spec_path.name)
+    elif spec_path.suffix.lower() == ".csv" and spec_path.is_file():
+        paths, labels = _from_csv(spec_path)
+        data = Dataset(paths, labels, paths, spec_path.stem)
+    else:
+        raise ValueError(f"data {str(spec)!r} not found: give an image folder (one subfolder per class), "
+                         "a CSV file with 'path' and 'label' columns, or 'digits'")
+    return _limit(data, limit_per_class, random_state) if limit_per_class else data
+
+
+def _limit(data, per_class, random_state):
+    rng = np.random.default_rng(random_state)
+    keep = np.sort(np.concatenate([
+        rng.permutation(np.flatnonzero(data.y == label))[:per_class] for label in np.unique(data.y)
+    ]))
+    return subset(data, keep)
+
+
+def subset(data, index):
+    """The images of ``data`` at positions ``index``."""
+    X = data.X[index] if isinstance(data.X, np.ndarray) else [data.X[i] for i in index]
+    return Dataset(X, data.y[index], [data.ids[i] for i in index], data.name)

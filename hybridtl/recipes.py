@@ -1,0 +1,92 @@
+"""Named recipes: small files in ``pipelines/`` that build a ready estimator and a parameter grid.
+
+A recipe file defines ``build(**settings)`` returning an unfitted estimator,
+``GRID`` (a ``GridSearchCV`` parameter grid) and ``KIND`` ("hybrid",
+"finetune" or "baseline"); its docstring's first line describes it. Recipes
+are found by name in the ``pipelines`` folder (of a source checkout or of the
+installed package) or loaded from any ``.py`` file a user points to.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Recipe", "finetune_builder", "hybrid_builder", "list_recipes", "load_recipe", "recipes_dir"]
+
+SETTINGS = ("image_size", "device", "epochs", "batch_size", "augment", "random_state", "progress")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    kind: str
+    description: str
+    build: object
+    grid: dict
+    path: str
+
+
+def recipes_dir() -> Path:
+    """The folder of the built-in recipes: installed with the package, or the checkout's ``pipelines/``."""
+    installed = Path(__file__).resolve().parent / "pipelines"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "pipelines"
+
+
+def list_recipes():
+    """Names of the built-in recipes, sorted.
+
+    Examples
+    --------
+    >>> "cnn_logreg" in list_recipes() and "finetune_two_stage" in list_recipes()
+    True
+    """
+    return sorted(p.stem for p in recipes_dir().glob("*.py") if not p.stem.startswith("_"))
+
+
+def load_recipe(name_or_path) -> Recipe:
+    """Load a built-in recipe by name, or a user's recipe file by path."""
+    path = Path(name_or_path)
+    if path.suffix != ".py":
+        path = recipes_dir() / f"{name_or_path}.py"
+        if not path.is_file():
+            raise ValueError(f"unknown recipe {str(name_or_path)!r}; built-in recipes: {', '.join(list_recipes())}, "
+                             "or the path of a .py file that defines build() and GRID")
+    elif not path.is_file():
+        raise ValueError(f"recipe file {str(path)!r} does not exist")
+    spec = importlib.util.spec_from_file_location(f"hybridtl_recipe_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not callable(getattr(module, "build", None)):
+        raise ValueError(f"recipe file {str(path)!r} defines no build(**settings) function")
+    doc = (module.__doc__ or path.stem).strip().splitlines()[0]
+    return Recipe(path.stem, getattr(module, "KIND", "custom"), doc, module.build, getattr(module, "GRID", {}), str(path))
+
+
+def hybrid_builder(head):
+    """A recipe ``build`` for a frozen-CNN pipeline with the named head."""
+
+    def build(image_size=None, device="auto", batch_size=64, random_state=0, progress=False, **_):
+        from .heads import make_hybrid_pipeline
+
+        return make_hybrid_pipeline(head, random_state=random_state, image_size=image_size, device=device,
+                                    batch_size=batch_size, progress=progress)
+
+    return build
+
+
+def finetune_builder(strategy):
+    """A recipe ``build`` for a :class:`FineTuneClassifier` with the named strategy."""
+
+    def build(image_size=None, device="auto", epochs=20, batch_size=32, augment=True, random_state=0,
+              progress=False, **_):
+        from .finetune import FineTuneClassifier
+
+        return FineTuneClassifier(strategy=strategy, lr=1e-3, epochs=epochs, batch_size=batch_size, patience=5,
+                                  augment=augment, image_size=image_size, device=device,
+                                  random_state=random_state, progress=progress)
+
+    return build

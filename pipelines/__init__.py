@@ -1,0 +1,5 @@
+"""Named, ready-made recipes: one file per recipe, each with ``build(**settings)`` and ``GRID``.
+
+Settings every recipe accepts (and may ignore): ``image_size``, ``device``,
+``epochs``, ``batch_size``, ``augment``, ``random_state``, ``progress``.
+"""

@@ -1,0 +1,139 @@
+"""End to end through the ``hybridtl`` command on a small image folder the test writes."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from hybridtl.cli import main
+from hybridtl.datasets import load_digits_images
+
+TINY = ["--image-size", "32", "--epochs", "1", "--no-progress", "--batch-size", "16"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """Real digits 0, 1, 2 as RGB images in class folders, half PNG, half JPEG, of varying sizes."""
+    root = tmp_path_factory.mktemp("images")
+    X, y = load_digits_images()
+    for label, name in enumerate(["zero", "one", "two"]):
+        (root / name).mkdir()
+        for i, image in enumerate(X[y == label][:12]):
+            size = 24 + 4 * (i % 3)
+            picture = Image.fromarray(image).resize((size, size)).convert("RGB")
+            picture.save(root / name / (f"{i}.png" if i % 2 else f"{i}.jpg"), quality=95)
+    return root
+
+
+def test_fit_predict_evaluate(folder, tmp_path, capsys):
+    model = tmp_path / "model.joblib"
+    assert main(["fit", str(folder), "--recipe", "cnn_logreg", "--out", str(model), *TINY]) == 0
+    assert model.is_file()
+
+    preds = tmp_path / "preds.csv"
+    assert main(["predict", str(model), str(folder), "--out", str(preds)]) == 0
+    table = pd.read_csv(preds)
+    assert list(table.columns) == ["path", "predicted", "proba_one", "proba_two", "proba_zero"]
+    assert len(table) == 36 and set(table["predicted"]) <= {"zero", "one", "two"}
+    np.testing.assert_allclose(table.filter(like="proba_").sum(axis=1), 1.0, atol=1e-6)
+    truth = [p.split("/")[-2] for p in table["path"]]
+    assert (table["predicted"] == truth).mean() > 0.8  # training data, real digits
+
+    capsys.readouterr()
+    assert main(["evaluate", str(model), str(folder), "--out", str(tmp_path / "eval")]) == 0
+    printed = capsys.readouterr().out
+    accuracy = float(printed.split("accuracy")[1].split()[0])
+    assert 0.8 < accuracy <= 1.0 and "macro-F1" in printed and "confusion matrix" in printed
+    assert (tmp_path / "eval" / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_fit_with_grid_and_csv_data(folder, tmp_path, capsys):
+    rows = [(str(p.relative_to(folder)), p.parent.name) for p in sorted(folder.rglob("*.*"))]
+    csv = folder / "data.csv"
+    pd.DataFrame(rows, columns=["path", "label"]).to_csv(csv, index=False)
+    model = tmp_path / "m.joblib"
+    assert main(["fit", str(csv), "--recipe", "pixels_logreg", "--grid", "--out", str(model), *TINY]) == 0
+    assert "best parameters {'head__C'" in capsys.readouterr().out
+    csv.unlink()
+
+
+def test_extract_npz_and_parquet(folder, tmp_path):
+    npz = tmp_path / "f.npz"
+    assert main(["extract", str(folder), "--out", str(npz), "--image-size", "32", "--no-progress"]) == 0
+    saved = np.load(npz)
+    assert saved["features"].shape == (36, 1280) and len(saved["paths"]) == 36
+    assert sorted(set(saved["labels"])) == ["one", "two", "zero"]
+    parquet = tmp_path / "f.parquet"
+    assert main(["extract", str(folder), "--out", str(parquet), "--image-size", "32", "--no-progress"]) == 0
+    table = pd.read_parquet(parquet)
+    assert table.shape == (36, 2 + 1280) and list(table.columns[:3]) == ["path", "label", "efficientnet_lite0_avg_0"]
+    np.testing.assert_allclose(table.iloc[:, 2:].to_numpy(), saved["features"], atol=1e-6)
+
+
+def test_bench_writes_the_report(folder, tmp_path):
+    out = tmp_path / "bench"
+    recipes = ["pixels_logreg", "cnn_logreg", "finetune_head"]
+    assert main(["bench", str(folder), "--recipes", *recipes, "--out", str(out), *TINY]) == 0
+    results = pd.read_csv(out / "results.csv")
+    assert results["recipe"].tolist() == recipes
+    assert results["accuracy"].between(0, 1).all() and results["macro_f1"].between(0, 1).all()
+    assert (results["fit_seconds"] > 0).all() and (results["predict_images_per_s"] > 0).all()
+    assert (results["peak_rss_mb"] > 50).all() and set(results["device"]) == {"cpu"}
+    assert "| recipe" in (out / "results.md").read_text()
+    for name in ["summary.png", "curves_finetune_head.png"] + [f"confusion_{r}.png" for r in recipes]:
+        assert (out / name).read_bytes()[:4] == b"\x89PNG", name
+    # same seed, same accuracies
+    again = tmp_path / "again"
+    assert main(["bench", str(folder), "--recipes", *recipes, "--out", str(again), *TINY]) == 0
+    pd.testing.assert_series_equal(pd.read_csv(again / "results.csv")["accuracy"], results["accuracy"])
+
+
+def test_user_recipe_file(folder, tmp_path):
+    recipe = tmp_path / "mine.py"
+    recipe.write_text('"""Mine."""\nfrom hybridtl.recipes import hybrid_builder\nbuild = hybrid_builder("logreg")\n')
+    assert main(["fit", str(folder), "--recipe", str(recipe), "--out", str(tmp_path / "m.joblib"), *TINY]) == 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fit", "{tmp}/missing", "--recipe", "cnn_logreg"], "not found: give an image folder"),
+        (["fit", "{folder}", "--recipe", "no_such_recipe"], "unknown recipe 'no_such_recipe'; built-in recipes: cnn_logreg"),
+        (["fit", "{empty_class}", "--recipe", "cnn_logreg"], "holds no images"),
+        (["fit", "{corrupt}", "--recipe", "cnn_logreg"], "corrupt or truncated image"),
+        (["predict", "{tmp}/nope.joblib", "{folder}"], "model file"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, message, folder, tmp_path, capsys):
+    empty_class = tmp_path / "empty_class"
+    (empty_class / "a").mkdir(parents=True)
+    (empty_class / "b").mkdir()
+    Image.new("RGB", (8, 8)).save(empty_class / "a" / "x.png")
+    corrupt = tmp_path / "corrupt"
+    for cls in ("a", "b"):
+        (corrupt / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (16, 16), (i * 40, 0, 0)).save(corrupt / cls / f"{i}.jpg")
+    data = (corrupt / "b" / "2.jpg").read_bytes()
+    (corrupt / "b" / "2.jpg").write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out.file"
+    fill = {"tmp": tmp_path, "folder": folder, "empty_class": empty_class, "corrupt": corrupt}
+    argv = [a.format(**fill) for a in args] + ["--out", str(out)]
+    if argv[0] == "fit":
+        argv += TINY
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and err.startswith(f"hybridtl {argv[0]}: error:")
+    assert not out.exists() and not list(tmp_path.glob(".out.file*"))
+
+
+def test_console_script_help_on_every_verb():
+    for verb in ["backbones", "extract", "fit", "predict", "evaluate", "bench"]:
+        done = subprocess.run([sys.executable, "-m", "hybridtl.cli", verb, "--help"], capture_output=True, text=True)
+        assert done.returncode == 0 and "usage: hybridtl" in done.stdout, verb
+    done = subprocess.run([sys.executable, "-m", "hybridtl.cli", "backbones"], capture_output=True, text=True)
+    assert done.returncode == 0 and "efficientnet_lite0" in done.stdout
