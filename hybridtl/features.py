@@ -347,8 +347,7 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
+        tags.input_tags.three_d_array = True  # images; 2-D tables are refused with a clear ValueError
         tags.non_deterministic = False
         return tags
 

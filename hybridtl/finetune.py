@@ -183,17 +183,25 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         LRSchedule(self.lr_schedule)
         resolve_device(self.device)
 
-    def _check_targets(self, y, n_samples):
+    def _check_targets(self, y):
+        """Labels -> (classes, integer targets); checked before the images, which cost more to check."""
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be one label per image (1-d), got shape {y.shape}")
-        if len(y) != n_samples:
-            raise ValueError(f"X has {n_samples} images but y has {len(y)} labels; they must match")
+        if len(y) == 0:
+            raise ValueError("y is empty: fit needs images and labels of at least 2 classes")
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         if len(encoder.classes_) < 2:
             raise ValueError(f"y has a single class ({encoder.classes_[0]!r}); a classifier needs at least 2")
         return encoder.classes_, encoder.transform(y)
+
+    @staticmethod
+    def _check_lengths(images, targets):
+        if len(targets) != len(images):
+            raise ValueError(f"X has {len(images)} images but y has {len(targets)} labels; they must match")
 
     def _split(self, targets, seed):
         index = np.arange(len(targets))
@@ -239,8 +247,10 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
+        classes, targets = self._check_targets(y)
         images = as_image_set(X)
-        self.classes_, targets = self._check_targets(y, len(images))
+        self._check_lengths(images, targets)
+        self.classes_ = classes
         seed = seed_from(self.random_state)
         device = resolve_device(self.device)
         if validation_data is not None:
@@ -337,7 +347,8 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Predicted class labels."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
     def plot_history(self, path):
         """Save the loss and accuracy curves per epoch as a PNG at ``path``."""
@@ -348,8 +359,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
+        tags.input_tags.three_d_array = True  # images; 2-D tables are refused with a clear ValueError
         return tags
 
     # -- learning-rate range test --------------------------------------------
@@ -373,8 +383,9 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         from .lr_finder import lr_range_test
 
         self._check_params()
+        classes, targets = self._check_targets(y)
         images = as_image_set(X)
-        classes, targets = self._check_targets(y, len(images))
+        self._check_lengths(images, targets)
         seed = seed_from(self.random_state)
         device = resolve_device(self.device)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):

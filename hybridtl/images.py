@@ -97,6 +97,8 @@ class Preprocess:
 def _check_values(array, where):
     if array.size == 0:
         raise ValueError(f"{where} is empty (shape {array.shape}); {_ACCEPTED}")
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(f"{where} has complex dtype {array.dtype}: Complex data not supported; images are real-valued")
     if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
         raise TypeError(f"{where} has dtype {array.dtype}; images must hold integers in [0, 255] or floats in [0, 1]")
     if np.issubdtype(array.dtype, np.floating):
@@ -324,12 +326,12 @@ class ImageList:
 
 
 def _dense_from_array(X):
+    _check_values(X, "X")
     if X.ndim == 3:
         X = X[..., None]
     if X.ndim != 4 or X.shape[-1] not in (1, 3, 4):
         hint = " (flat pixel rows? reshape them, e.g. X.reshape(-1, 8, 8))" if X.ndim == 2 else ""
         raise ValueError(f"X is an array of shape {X.shape}{hint}; {_ACCEPTED}")
-    _check_values(X, "X")
     return DenseImages(X)
 
 
@@ -379,6 +381,8 @@ def as_image_set(X):
     """
     if isinstance(X, (DenseImages, ImageList)):
         return X
+    if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"X is a {type(X).__name__}: sparse input is not supported; {_ACCEPTED}")
     if hasattr(X, "iloc") and getattr(X, "ndim", 1) == 2 and X.shape[1] == 1:
         X = X.iloc[:, 0]  # a one-column DataFrame of paths
     if hasattr(X, "iloc"):

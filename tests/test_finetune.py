@@ -181,7 +181,10 @@ def test_plot_history(small_digits, tmp_path):
 @pytest.mark.parametrize(
     "params, y, match",
     [
-        ({}, [0] * 59, "60 images but y has 59 labels"),
+        ({}, [0, 1, 2] * 19 + [0, 1], "60 images but y has 59 labels"),
+        ({}, None, "requires y to be passed"),
+        ({}, [], "y is empty"),
+        ({}, [0.5, 1.5] * 30, "Unknown label type"),
         ({}, [1] * 60, "single class"),
         ({}, np.zeros((60, 2)), "1-d"),
         ({"strategy": "lora"}, None, "strategy must be one of"),
@@ -194,7 +197,7 @@ def test_plot_history(small_digits, tmp_path):
 def test_bad_input(small_digits, params, y, match):
     X, y_ok = small_digits
     with pytest.raises(ValueError, match=match):
-        FineTuneClassifier(**{**FAST, **params}).fit(X, y_ok if y is None else y)
+        FineTuneClassifier(**{**FAST, **params}).fit(X, y_ok if y is None and params else y)
 
 
 def test_init_stores_parameters_unchanged():
