@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,19 @@ def image_key(item):
     return digest.hexdigest()
 
 
+# Entries read or written in this process, so that the folds of a grid search
+# do not read the same files again and again; bounded to about 256 MB.
+_RECENT = OrderedDict()
+_RECENT_BYTES = 256 * 2**20
+
+
+def _remember(key, vector):
+    _RECENT[key] = vector
+    _RECENT.move_to_end(key)
+    while len(_RECENT) * vector.nbytes > _RECENT_BYTES:
+        _RECENT.popitem(last=False)
+
+
 class FeatureCache:
     """Features per image under ``directory / settings_hash / ab / hash.npy``."""
 
@@ -68,18 +82,25 @@ class FeatureCache:
     def get(self, key, n_features):
         """The cached vector, or None when absent or unreadable."""
         path = self._path(key)
-        try:
-            vector = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError):
+        vector = _RECENT.get(path)
+        if vector is None:
+            try:
+                vector = np.load(path, allow_pickle=False)
+            except (OSError, ValueError, EOFError):
+                return None
+        if vector.shape != (n_features,):
             return None
-        return vector if vector.shape == (n_features,) else None
+        _remember(path, vector)
+        return vector
 
     def put(self, key, vector):
         path = self._path(key)
         path.parent.mkdir(exist_ok=True)
+        vector = np.array(vector, dtype=np.float32)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
-                np.save(f, np.asarray(vector, dtype=np.float32), allow_pickle=False)
+                np.save(f, vector, allow_pickle=False)
+        _remember(path, vector)
 
 
 def resolve_cache(cache):

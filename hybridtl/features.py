@@ -111,15 +111,22 @@ def _new_frozen_model(backbone_name, weights, layer, pooling):
     return backbone, model.eval()
 
 
+def _output_width(model, size):
+    """Number of pooled features: one probe pass (the width does not depend on the image size)."""
+    with torch.inference_mode():
+        return int(model(torch.zeros(1, 3, size, size)).shape[1])
+
+
 @functools.lru_cache(maxsize=4)
 def _frozen_model(backbone_name, weights, weights_stamp, layer, pooling):
     """Memo of frozen models: a GridSearchCV clones and refits the extractor once per fold.
 
     The model is frozen and never changed in place, so extractors with the same
     settings in one process can share it; ``weights_stamp`` (size, mtime) keys
-    a local weights file by its content on disk.
+    a local weights file by its content on disk. Returns (backbone, model, width).
     """
-    return _new_frozen_model(backbone_name, weights, layer, pooling)
+    backbone, model = _new_frozen_model(backbone_name, weights, layer, pooling)
+    return backbone, model, _output_width(model, backbone.config.input_size)
 
 
 def _feature_prefix(backbone, layer, pooling):
@@ -249,13 +256,10 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         self._check_params()
         if X is not None:
             as_image_set(X)
-        backbone, self.model_ = self._build_model(self.weights)
+        backbone, self.model_, self.n_features_out_ = self._build_model(self.weights)
         self.config_ = backbone.config
         self.weights_source_ = backbone.weights_source
         self.preprocess_ = Preprocess.from_config(self.config_, self.image_size)
-        probe = torch.zeros(1, 3, self.preprocess_.size, self.preprocess_.size)
-        with torch.inference_mode():
-            self.n_features_out_ = int(self.model_(probe).shape[1])
         return self
 
     def transform(self, X):
