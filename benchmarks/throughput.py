@@ -6,7 +6,7 @@ Modes, for each batch size:
 - transform (files, W workers): ``transform`` on JPEG files decoded in W DataLoader workers;
 - per-image loop: what users write by hand: PIL -> torchvision transforms -> model(x[None]), one at a time.
 
-    python benchmarks/throughput.py --n-images 128 --batch-sizes 16 64 --image-size 224
+    python benchmarks/throughput.py --n-images 128 --batch-sizes 4 16 64 --image-size 224
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-images", type=int, default=128)
     parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 16, 64])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", help="optional CSV path")

@@ -36,6 +36,10 @@ def _settings_args(parser):
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
+def _batch_size(text):
+    return text if text == "auto" else int(text)
+
+
 def _settings(args):
     return {"image_size": args.image_size, "device": args.device, "epochs": args.epochs,
             "batch_size": args.batch_size, "augment": not args.no_augment, "random_state": args.seed,
@@ -183,7 +187,7 @@ def build_parser():
     p.add_argument("--layer", default=None)
     p.add_argument("--pooling", default="avg", choices=["avg", "max", "gem", "avgmax"])
     p.add_argument("--image-size", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=_batch_size, default="auto", help="'auto' (64 on CUDA, 16 on CPU) or N")
     p.add_argument("--device", default="auto")
     p.add_argument("--num-workers", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)

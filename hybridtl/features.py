@@ -155,7 +155,9 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         Global pooling of the feature map; ``avgmax`` concatenates both.
     image_size : int or None, default=None
         Side of the square input; ``None`` uses the backbone's (224 for lite0).
-    batch_size : int, default=64
+    batch_size : int or "auto", default="auto"
+        Images per forward pass; ``"auto"`` is 64 on CUDA and 16 on the CPU,
+        where larger batches measured slower (``benchmarks/throughput.py``).
     device : {"auto", "cpu", "cuda"}, default="auto"
         ``"auto"`` uses CUDA when present, with AMP and channels_last there.
     amp : {"auto", True, False}, default="auto"
@@ -203,7 +205,7 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         layer=None,
         pooling="avg",
         image_size=None,
-        batch_size=64,
+        batch_size="auto",
         device="auto",
         amp="auto",
         num_workers=0,
@@ -227,8 +229,8 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
     def _check_params(self):
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if self.batch_size != "auto" and (not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1):
+            raise ValueError(f"batch_size must be 'auto' or a positive integer, got {self.batch_size!r}")
         if self.image_size is not None and (not isinstance(self.image_size, (int, np.integer)) or self.image_size < 16):
             raise ValueError(f"image_size must be None or an integer >= 16, got {self.image_size!r}")
         if not isinstance(self.num_workers, (int, np.integer)) or self.num_workers < 0:
@@ -336,12 +338,17 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
                     yield model(batch.contiguous(memory_format=torch.channels_last)).float().cpu().numpy()
 
         with tqdm(total=len(images), disable=not self.progress, unit="img", desc="features") as bar:
-            for positions, features in halving_batches(run, len(images), int(self.batch_size), "transform"):
+            for positions, features in halving_batches(run, len(images), self._batch_size(device), "transform"):
                 out[positions] = features
                 if on_batch is not None:
                     on_batch(positions, features)
                 bar.update(len(features))
         return out
+
+    def _batch_size(self, device):
+        if self.batch_size == "auto":
+            return 64 if device.type == "cuda" else 16
+        return int(self.batch_size)
 
     def get_feature_names_out(self, input_features=None):
         """Names ``{backbone}[_{layer}]_{pooling}_{i}`` for each output column."""

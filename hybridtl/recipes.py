@@ -69,11 +69,11 @@ def load_recipe(name_or_path) -> Recipe:
 def hybrid_builder(head):
     """A recipe ``build`` for a frozen-CNN pipeline with the named head."""
 
-    def build(image_size=None, device="auto", batch_size=64, random_state=0, progress=False, **_):
+    def build(image_size=None, device="auto", random_state=0, progress=False, **_):
         from .heads import make_hybrid_pipeline
 
         return make_hybrid_pipeline(head, random_state=random_state, image_size=image_size, device=device,
-                                    batch_size=batch_size, progress=progress)
+                                    progress=progress)
 
     return build
 

