@@ -18,6 +18,7 @@ from .cache import FeatureCache, image_key, resolve_cache
 from .devices import autocast, resolve_device, use_amp
 from .images import Preprocess, as_image_set
 from .oom import halving_batches
+from .persistence import CPUWeightsPickle
 
 __all__ = ["CNNFeatureExtractor"]
 
@@ -135,7 +136,7 @@ def _feature_prefix(backbone, layer, pooling):
     return "_".join(parts)
 
 
-class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
+class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
     """Bottleneck features of a frozen, pretrained CNN.
 
     ``fit`` loads the backbone (nothing is learned from ``X``); ``transform``
@@ -362,18 +363,6 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         tags.non_deterministic = False
         return tags
 
-    # -- pickling: weights travel on the CPU inside the file ------------------
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__ itself
-        model = state.pop("model_", None)
-        if model is not None:
-            state["_model_state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        return state
-
-    def __setstate__(self, state):
-        weights = state.pop("_model_state", None)
-        super().__setstate__(state)
-        if weights is not None:
-            _, self.model_ = _new_frozen_model(self.backbone, None, self.layer, self.pooling)
-            self.model_.load_state_dict(weights)
+    def _empty_model(self):
+        """The same trunk and pooling with random weights, for unpickling."""
+        return _new_frozen_model(self.backbone, None, self.layer, self.pooling)[1]

@@ -20,13 +20,14 @@ from .callbacks import EarlyStopping, FreezeBatchNorm, LRSchedule, TrainState
 from .devices import resolve_device, use_amp
 from .images import Preprocess, as_image_set
 from .oom import retry_halving
+from .persistence import CPUWeightsPickle
 from .strategies import STRATEGIES, make_strategy
 from .training import OPTIMIZERS, evaluate, fit_loop, make_optimizer, nan_pair, predict_proba, run_epoch, seed_from
 
 __all__ = ["FineTuneClassifier"]
 
 
-class FineTuneClassifier(ClassifierMixin, BaseEstimator):
+class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
     """Fine-tune a pretrained CNN on images, with the scikit-learn classifier API.
 
     The backbone's classification layer is replaced by a new linear layer with
@@ -403,22 +404,10 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
             plot_lr_find(frame, suggested, plot)
         return frame, suggested
 
-    # -- pickling: weights travel on the CPU ----------------------------------
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())
-        model = state.pop("model_", None)
-        if model is not None:
-            state["_model_state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        return state
-
-    def __setstate__(self, state):
-        weights = state.pop("_model_state", None)
-        super().__setstate__(state)
-        if weights is not None:
-            backbone, _ = self._build(len(self.classes_), None)
-            backbone.module.load_state_dict(weights)
-            self.model_ = backbone.module.eval()
+    def _empty_model(self):
+        """The same network and new layer with random weights, for unpickling."""
+        backbone, _ = self._build(len(self.classes_), None)
+        return backbone.module
 
 
 def _positive_number(value):
