@@ -223,11 +223,20 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         head = replace_classifier(backbone, n_classes)
         return backbone, head
 
-    def _loss(self, targets):
-        weight = None
-        if self.class_weight is not None:
-            values = compute_class_weight(self.class_weight, classes=np.arange(len(self.classes_)), y=targets)
-            weight = torch.as_tensor(values, dtype=torch.float32)
+    def _loss(self, targets, classes):
+        """Cross-entropy with ``class_weight`` (None, "balanced" or a dict keyed by the original labels)."""
+        if isinstance(self.class_weight, dict):
+            unknown = set(self.class_weight) - set(classes.tolist())
+            if unknown:
+                raise ValueError(f"class_weight names labels {sorted(map(str, unknown))} that are not in y")
+            values = [float(self.class_weight.get(label, 1.0)) for label in classes.tolist()]
+        elif self.class_weight == "balanced":
+            values = compute_class_weight("balanced", classes=np.arange(len(classes)), y=targets)
+        elif self.class_weight is None:
+            values = None
+        else:
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict of label -> weight, got {self.class_weight!r}")
+        weight = None if values is None else torch.as_tensor(values, dtype=torch.float32)
         return nn.CrossEntropyLoss(weight=weight, label_smoothing=self.label_smoothing)
 
     # -- sklearn API --------------------------------------------------------
@@ -296,7 +305,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         )
         amp = use_amp(self.amp, device)
         scaler = torch.amp.GradScaler(device.type, enabled=amp)
-        loss_fn = self._loss(train_targets).to(device)
+        loss_fn = self._loss(train_targets, self.classes_).to(device)
         generator = torch.Generator().manual_seed(seed)
         workers = int(self.num_workers)
         batch_size = int(self.batch_size)
@@ -395,7 +404,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             backbone, head = self._build(len(classes), weights)
             preprocess = Preprocess.from_config(backbone.config, self.image_size)
             frame, suggested = lr_range_test(
-                self, backbone, head, images, targets, preprocess, device, seed,
+                self, backbone, head, images, targets, classes, preprocess, device, seed,
                 start_lr, end_lr, num_iter, smoothing,
             )
         if plot is not None:

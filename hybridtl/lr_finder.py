@@ -39,7 +39,7 @@ def _cycle(make_batches):
         yield from make_batches()
 
 
-def lr_range_test(estimator, backbone, head, images, targets, preprocess, device, seed,
+def lr_range_test(estimator, backbone, head, images, targets, classes, preprocess, device, seed,
                   start_lr, end_lr, num_iter, smoothing):
     """Run the range test on a freshly built ``backbone``; return (frame, suggested lr)."""
     if not 0 < start_lr < end_lr:
@@ -57,7 +57,7 @@ def lr_range_test(estimator, backbone, head, images, targets, preprocess, device
     if estimator.freeze_bn:
         FreezeBatchNorm().on_epoch_begin(state)
     multipliers = [group["base_lr"] for group in optimizer.param_groups]
-    loss_fn = estimator._loss(targets).to(device)
+    loss_fn = estimator._loss(targets, classes).to(device)
     amp = use_amp(estimator.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     generator = torch.Generator().manual_seed(seed)

@@ -212,3 +212,15 @@ def test_fixed_validation_data(small_digits):
     assert clf.history_["val_loss"].notna().all()
     with pytest.raises(ValueError, match="not among the training classes"):
         clf.fit(X[::2], y[::2], validation_data=(X[1::2], y[1::2] + 5))
+
+
+@pytest.mark.parametrize("class_weight", ["balanced", {"zero": 2.0, "two": 0.5}])
+def test_class_weight_with_string_labels(small_digits, class_weight):
+    X, y = small_digits
+    labels = np.array(["zero", "one", "two"])[y]
+    clf = FineTuneClassifier(strategy="head", epochs=1, class_weight=class_weight, **FAST).fit(X, labels)
+    assert clf.predict(X).shape == (60,)
+    frame, _ = clf.lr_find(X, labels, num_iter=3)
+    assert len(frame) == 3
+    with pytest.raises(ValueError, match="class_weight names labels \\['cat'\\]"):
+        clf.set_params(class_weight={"cat": 1.0}).fit(X, labels)
