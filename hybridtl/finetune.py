@@ -19,10 +19,20 @@ from .backbones import load_backbone, replace_classifier, trainable_blocks
 from .callbacks import EarlyStopping, FreezeBatchNorm, LRSchedule, TrainState
 from .devices import resolve_device, use_amp
 from .images import Preprocess, as_image_set
-from .oom import retry_halving
+from .oom import BatchBackOff, retry_halving
 from .persistence import CPUWeightsPickle
 from .strategies import STRATEGIES, make_strategy
-from .training import OPTIMIZERS, evaluate, fit_loop, make_optimizer, nan_pair, predict_proba, run_epoch, seed_from
+from .training import (
+    OPTIMIZERS,
+    evaluate,
+    fit_loop,
+    make_optimizer,
+    nan_pair,
+    predict_proba,
+    run_epoch,
+    seed_from,
+    seeded,
+)
 
 __all__ = ["FineTuneClassifier"]
 
@@ -270,8 +280,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             train_idx, val_idx = self._split(targets, seed)
             train_set, train_targets = images.subset(train_idx), targets[train_idx]
             val_set, val_targets = images.subset(val_idx), targets[val_idx]
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)
+        with seeded(seed, device):
             state = self._train(train_set, train_targets, val_set, val_targets, seed, device)
         self.history_ = pd.DataFrame(state.history)
         self.best_epoch_ = None if state.best_epoch is None else state.best_epoch + 1
@@ -292,23 +301,28 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             raise ValueError(f"validation labels {sorted(unknown)} are not among the training classes {list(self.classes_)}")
         return images, np.searchsorted(self.classes_, y_val)
 
+    def _callbacks(self):
+        """Strategy, schedule, BatchNorm freezing and early stopping, in the order they must run."""
+        strategy = make_strategy(
+            self.strategy, self.lr, int(self.epochs), self.head_lr_mult, int(self.head_epochs), self.finetune_lr_mult
+        )
+        callbacks = [strategy, LRSchedule(self.lr_schedule)]
+        callbacks += [FreezeBatchNorm()] if self.freeze_bn else []
+        return callbacks + [EarlyStopping(int(self.patience))]
+
     def _train(self, train_set, train_targets, val_set, val_targets, seed, device):
         weights = None if self.strategy == "scratch" else self.weights
         backbone, head = self._build(len(self.classes_), weights)
         self.config_ = backbone.config
         self.preprocess_ = Preprocess.from_config(self.config_, self.image_size)
         self.model_ = model = backbone.module.to(device, memory_format=torch.channels_last)
-        blocks = trainable_blocks(backbone)
-        head_ids = {id(p) for p in head.parameters()}
-        optimizer = make_optimizer(
-            self.optimizer, [p for p in model.parameters() if id(p) not in head_ids], head.parameters(), self.weight_decay
-        )
+        optimizer = make_optimizer(self.optimizer, model, head, self.weight_decay)
         amp = use_amp(self.amp, device)
         scaler = torch.amp.GradScaler(device.type, enabled=amp)
         loss_fn = self._loss(train_targets, self.classes_).to(device)
         generator = torch.Generator().manual_seed(seed)
         workers = int(self.num_workers)
-        batch_size = int(self.batch_size)
+        backoff = BatchBackOff(int(self.batch_size), "fit")  # kept across epochs
 
         def train_at(size):
             batches = train_set.train_batches(
@@ -316,26 +330,15 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             )
             return run_epoch(model, batches, optimizer, loss_fn, device, amp, scaler)
 
-        def train_epoch():
-            nonlocal batch_size  # a CUDA out-of-memory back-off holds for the later epochs too
-            result = retry_halving(lambda size: (size, train_at(size)), batch_size, "fit")
-            batch_size = result[0]
-            return result[1]
-
         def validate():
             if not len(val_targets):
                 return nan_pair()
-            batches = val_set.batches(self.preprocess_, batch_size, device, workers)
+            batches = val_set.batches(self.preprocess_, backoff.batch_size, device, workers)
             return evaluate(model, batches, val_targets, device, amp)
 
-        strategy = make_strategy(
-            self.strategy, self.lr, int(self.epochs), self.head_lr_mult, int(self.head_epochs), self.finetune_lr_mult
-        )
-        callbacks = [strategy, LRSchedule(self.lr_schedule)]
-        callbacks += [FreezeBatchNorm()] if self.freeze_bn else []
-        callbacks += [EarlyStopping(int(self.patience))]
-        state = TrainState(model, head, blocks, optimizer)
-        return fit_loop(state, callbacks, int(self.epochs), train_epoch, validate, self.progress)
+        state = TrainState(model, head, trainable_blocks(backbone), optimizer)
+        return fit_loop(state, self._callbacks(), int(self.epochs), lambda: backoff.call(train_at), validate,
+                        self.progress)
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_``.
@@ -398,8 +401,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         self._check_lengths(images, targets)
         seed = seed_from(self.random_state)
         device = resolve_device(self.device)
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)
+        with seeded(seed, device):
             weights = None if self.strategy == "scratch" else self.weights
             backbone, head = self._build(len(classes), weights)
             preprocess = Preprocess.from_config(backbone.config, self.image_size)

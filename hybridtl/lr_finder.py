@@ -47,9 +47,7 @@ def lr_range_test(estimator, backbone, head, images, targets, classes, preproces
     if num_iter < 2:
         raise ValueError(f"num_iter must be >= 2, got {num_iter}")
     model = backbone.module.to(device, memory_format=torch.channels_last).train()
-    head_ids = {id(p) for p in head.parameters()}
-    optimizer = make_optimizer(estimator.optimizer, [p for p in model.parameters() if id(p) not in head_ids],
-                               head.parameters(), estimator.weight_decay)
+    optimizer = make_optimizer(estimator.optimizer, model, head, estimator.weight_decay)
     state = TrainState(model, head, trainable_blocks(backbone), optimizer)
     # With lr=1 the strategy's base learning rates are the per-group multipliers.
     make_strategy(estimator.strategy, 1.0, int(estimator.epochs), estimator.head_lr_mult,

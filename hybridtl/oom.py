@@ -6,11 +6,14 @@ import warnings
 
 import torch
 
-__all__ = ["halving_batches", "retry_halving"]
+__all__ = ["BatchBackOff", "halving_batches", "retry_halving"]
 
 
-class _BackOff:
-    """Halves a batch size on each out-of-memory error; one warning per run."""
+class BatchBackOff:
+    """A batch size that halves on each CUDA out-of-memory error; one warning per run.
+
+    Keep one across epochs so that a size that once ran out of memory is not tried again.
+    """
 
     def __init__(self, batch_size, what):
         self.batch_size, self.what, self.warned = int(batch_size), what, False
@@ -28,6 +31,14 @@ class _BackOff:
             warnings.warn(f"CUDA out of memory during {self.what}: retrying with batch_size={self.batch_size}",
                           RuntimeWarning, stacklevel=4)
             self.warned = True
+
+    def call(self, fn):
+        """``fn(batch_size)``, retried with half the batch size on each CUDA out-of-memory error."""
+        while True:
+            try:
+                return fn(self.batch_size)
+            except torch.cuda.OutOfMemoryError:
+                self.halve()
 
 
 def halving_batches(run, n_items, batch_size, what):
@@ -52,7 +63,7 @@ def halving_batches(run, n_items, batch_size, what):
     ...     [o.tolist() for _, o in halving_batches(run, 5, 8, "a test")]
     [[0, 10], [20, 30], [40]]
     """
-    backoff = _BackOff(batch_size, what)
+    backoff = BatchBackOff(batch_size, what)
     done = 0
     while done < n_items:
         try:
@@ -66,9 +77,4 @@ def halving_batches(run, n_items, batch_size, what):
 
 def retry_halving(fn, batch_size, what):
     """Call ``fn(batch_size)``, halving the batch size on each CUDA out-of-memory error."""
-    backoff = _BackOff(batch_size, what)
-    while True:
-        try:
-            return fn(backoff.batch_size)
-        except torch.cuda.OutOfMemoryError:
-            backoff.halve()
+    return BatchBackOff(batch_size, what).call(fn)

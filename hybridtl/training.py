@@ -7,6 +7,7 @@ lives in :mod:`hybridtl.callbacks` and :mod:`hybridtl.strategies`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
@@ -22,11 +23,15 @@ __all__ = ["OPTIMIZERS", "evaluate", "fit_loop", "make_optimizer", "run_epoch"]
 OPTIMIZERS = ("adam", "adamax", "adamw", "sgd")
 
 
-def make_optimizer(name, backbone_params, head_params, weight_decay=0.0):
-    """An optimizer with two groups, backbone then head; the strategy sets their learning rates."""
+def make_optimizer(name, model, head, weight_decay=0.0):
+    """An optimizer with two groups, the backbone's parameters then the new head's.
+
+    The strategy sets each group's ``base_lr`` and the schedule its ``lr``.
+    """
+    head_ids = {id(p) for p in head.parameters()}
     groups = [
-        {"params": list(backbone_params), "lr": 0.0, "base_lr": 0.0},
-        {"params": list(head_params), "lr": 0.0, "base_lr": 0.0},
+        {"params": [p for p in model.parameters() if id(p) not in head_ids], "lr": 0.0, "base_lr": 0.0},
+        {"params": list(head.parameters()), "lr": 0.0, "base_lr": 0.0},
     ]
     if name == "adam":
         return torch.optim.Adam(groups, weight_decay=weight_decay)
@@ -125,6 +130,14 @@ def fit_loop(state, callbacks, epochs, train_epoch, validate, progress=True):
 
 def nan_pair():
     return math.nan, math.nan
+
+
+@contextlib.contextmanager
+def seeded(seed, device):
+    """Seed torch for a block, restoring the caller's random state afterwards."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
 
 
 def seed_from(random_state):
