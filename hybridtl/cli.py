@@ -21,8 +21,12 @@ DEFAULT_RECIPES = ("pixels_logreg", "cnn_logreg", "cnn_svm", "cnn_xgboost", "fin
                    "finetune_gradual", "finetune_two_stage", "scratch")
 
 
-def _data_args(parser):
-    parser.add_argument("data", help="image folder (one subfolder per class), CSV with path,label columns, or 'digits'")
+DATA_HELP = "image folder (one subfolder per class), CSV with path,label columns, or 'digits'"
+UNLABELLED_HELP = DATA_HELP + "; also a plain folder of images or a CSV with a path column only"
+
+
+def _data_args(parser, help=DATA_HELP):
+    parser.add_argument("data", help=help)
     parser.add_argument("--limit-per-class", type=int, default=None, help="use at most N images per class")
 
 
@@ -46,10 +50,10 @@ def _settings(args):
             "progress": not args.no_progress}
 
 
-def _load(args):
+def _load(args, labelled=True):
     from .data import load_data
 
-    return load_data(args.data, args.limit_per_class, args.seed)
+    return load_data(args.data, args.limit_per_class, args.seed, labelled=labelled)
 
 
 def _load_model(path):
@@ -79,7 +83,7 @@ def cmd_backbones(args):
 def cmd_extract(args):
     from .features import CNNFeatureExtractor
 
-    data = _load(args)
+    data = _load(args, labelled=False)
     weights = None if args.weights == "none" else args.weights
     extractor = CNNFeatureExtractor(backbone=args.backbone, weights=weights, layer=args.layer, pooling=args.pooling,
                                     image_size=args.image_size, batch_size=args.batch_size, device=args.device,
@@ -87,16 +91,17 @@ def cmd_extract(args):
     features = extractor.fit().transform(data.X)
     out = Path(args.out)
     ids = np.asarray([str(i) for i in data.ids])
+    labels = data.y if data.y is not None else np.full(len(ids), "")
     if out.suffix == ".parquet":
         table = pd.DataFrame(features, columns=extractor.get_feature_names_out())
-        table.insert(0, "label", data.y)
+        table.insert(0, "label", labels)
         table.insert(0, "path", ids)
         with atomic_path(out) as tmp:
             table.to_parquet(tmp, index=False)
     elif out.suffix == ".npz":
         with atomic_path(out) as tmp:
             with open(tmp, "wb") as f:
-                np.savez(f, paths=ids, labels=data.y, features=features,
+                np.savez(f, paths=ids, labels=labels, features=features,
                          feature_names=extractor.get_feature_names_out().astype(str))
     else:
         raise ValueError(f"--out must end in .npz or .parquet, got {str(out)!r}")
@@ -125,7 +130,7 @@ def cmd_fit(args):
 
 def cmd_predict(args):
     model = _load_model(args.model)
-    data = _load(args)
+    data = _load(args, labelled=False)
     proba = model.predict_proba(data.X)
     table = pd.DataFrame({"path": [str(i) for i in data.ids],
                           "predicted": model.classes_[proba.argmax(axis=1)]})
@@ -180,7 +185,7 @@ def build_parser():
     p.set_defaults(func=cmd_backbones)
 
     p = verbs.add_parser("extract", help="CNN features to .npz or .parquet (paths, labels, features)")
-    _data_args(p)
+    _data_args(p, UNLABELLED_HELP)
     p.add_argument("--out", required=True, help="FILE.npz or FILE.parquet")
     p.add_argument("--backbone", default="efficientnet_lite0")
     p.add_argument("--weights", default="imagenet", help="'imagenet', 'none' or a state-dict file")
@@ -205,7 +210,7 @@ def build_parser():
 
     p = verbs.add_parser("predict", help="predicted class and one probability column per class, as CSV")
     p.add_argument("model")
-    _data_args(p)
+    _data_args(p, UNLABELLED_HELP)
     p.add_argument("--out", required=True, help="CSV file")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_predict)

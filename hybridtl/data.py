@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .datasets import load_digits_images
-from .images import load_image_folder
+from .images import IMAGE_EXTENSIONS, load_image_folder
 
 __all__ = ["Dataset", "load_data", "subset"]
 
@@ -17,31 +17,45 @@ __all__ = ["Dataset", "load_data", "subset"]
 @dataclass
 class Dataset:
     X: object  # list of paths, or an array of images
-    y: np.ndarray
+    y: object  # labels (numpy array), or None for unlabelled images
     ids: list  # a path or an index per image, for prediction files
     name: str
 
 
-def _from_csv(path):
+def _from_csv(path, labelled):
     try:
         table = pd.read_csv(path)
     except Exception as exc:
         raise ValueError(f"could not read CSV {str(path)!r}: {exc}") from None
-    missing = {"path", "label"} - set(table.columns)
+    needed = {"path", "label"} if labelled else {"path"}
+    missing = needed - set(table.columns)
     if missing:
-        raise ValueError(f"CSV {str(path)!r} lacks column(s) {sorted(missing)}; it needs 'path' and 'label' columns")
+        raise ValueError(f"CSV {str(path)!r} lacks column(s) {sorted(missing)}; it needs {' and '.join(sorted(needed))}")
     if table.empty:
         raise ValueError(f"CSV {str(path)!r} has no rows")
     base = Path(path).resolve().parent
     paths = [str(p if Path(p).is_absolute() else base / p) for p in table["path"].astype(str)]
-    return paths, table["label"].to_numpy()
+    return paths, table["label"].to_numpy() if "label" in table.columns else None
 
 
-def load_data(spec, limit_per_class=None, random_state=0) -> Dataset:
+def _from_folder(folder, labelled):
+    """Class subfolders give labels; without them, images lying in the folder itself are unlabelled."""
+    has_classes = any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir())
+    if labelled or has_classes:
+        return load_image_folder(folder)
+    paths = sorted(str(p) for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not paths:
+        raise ValueError(f"image folder {str(folder)!r} holds no images and no class subfolders")
+    return paths, None
+
+
+def load_data(spec, limit_per_class=None, random_state=0, labelled=True) -> Dataset:
     """Load ``spec``: ``"digits"``, a folder with one subfolder per class, or a CSV with path and label columns.
 
     ``limit_per_class`` keeps at most that many images of each class (a random,
-    seeded choice), for quick runs.
+    seeded choice), for quick runs. With ``labelled=False`` (for predictions)
+    a plain folder of images or a CSV with only a path column is accepted too,
+    and ``y`` is None.
 
     Examples
     --------
@@ -54,15 +68,15 @@ def load_data(spec, limit_per_class=None, random_state=0) -> Dataset:
         X, y = load_digits_images()
         data = Dataset(X, y, list(range(len(y))), "digits")
     elif spec_path.is_dir():
-        paths, labels = load_image_folder(spec_path)
+        paths, labels = _from_folder(spec_path, labelled)
         data = Dataset(paths, labels, paths, spec_path.name)
     elif spec_path.suffix.lower() == ".csv" and spec_path.is_file():
-        paths, labels = _from_csv(spec_path)
+        paths, labels = _from_csv(spec_path, labelled)
         data = Dataset(paths, labels, paths, spec_path.stem)
     else:
         raise ValueError(f"data {str(spec)!r} not found: give an image folder (one subfolder per class), "
                          "a CSV file with 'path' and 'label' columns, or 'digits'")
-    return _limit(data, limit_per_class, random_state) if limit_per_class else data
+    return _limit(data, limit_per_class, random_state) if limit_per_class and data.y is not None else data
 
 
 def _limit(data, per_class, random_state):
@@ -76,4 +90,5 @@ def _limit(data, per_class, random_state):
 def subset(data, index):
     """The images of ``data`` at positions ``index``."""
     X = data.X[index] if isinstance(data.X, np.ndarray) else [data.X[i] for i in index]
-    return Dataset(X, data.y[index], [data.ids[i] for i in index], data.name)
+    y = None if data.y is None else data.y[index]
+    return Dataset(X, y, [data.ids[i] for i in index], data.name)

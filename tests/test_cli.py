@@ -137,3 +137,36 @@ def test_console_script_help_on_every_verb():
         assert done.returncode == 0 and "usage: hybridtl" in done.stdout, verb
     done = subprocess.run([sys.executable, "-m", "hybridtl.cli", "backbones"], capture_output=True, text=True)
     assert done.returncode == 0 and "efficientnet_lite0" in done.stdout
+
+
+def test_an_interrupted_save_leaves_the_earlier_model_intact(folder, tmp_path, monkeypatch):
+    import joblib
+
+    model = tmp_path / "model.joblib"
+    model.write_bytes(b"the earlier model")
+
+    def interrupted_dump(obj, path, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"half a pick")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(joblib, "dump", interrupted_dump)
+    with pytest.raises(KeyboardInterrupt):
+        main(["fit", str(folder), "--recipe", "pixels_logreg", "--out", str(model), *TINY])
+    assert model.read_bytes() == b"the earlier model"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.joblib"]
+
+
+def test_predict_on_a_plain_folder_of_new_images(folder, tmp_path):
+    model = tmp_path / "model.joblib"
+    assert main(["fit", str(folder), "--recipe", "pixels_logreg", "--out", str(model), *TINY]) == 0
+    new = tmp_path / "new"
+    new.mkdir()
+    for source in sorted(folder.rglob("0.jpg")):
+        (new / f"{source.parent.name}.jpg").write_bytes(source.read_bytes())
+    preds = tmp_path / "preds.csv"
+    assert main(["predict", str(model), str(new), "--out", str(preds)]) == 0
+    table = pd.read_csv(preds)
+    assert [p.split("/")[-1] for p in table["path"]] == ["one.jpg", "two.jpg", "zero.jpg"]
+    # a labelled verb still needs labels
+    assert main(["evaluate", str(model), str(new)]) == 2
