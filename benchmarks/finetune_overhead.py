@@ -16,7 +16,6 @@ import argparse
 import statistics
 import time
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn

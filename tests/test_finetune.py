@@ -1,4 +1,3 @@
-import warnings
 
 import joblib
 import numpy as np
