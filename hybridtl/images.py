@@ -113,12 +113,18 @@ def _check_values(array, where):
         raise ValueError(f"{where} has values in [{low}, {high}]; {accepted}")
 
 
-def _to_float_chw(array):
-    """(h, w) / (h, w, c) / (n, h, w) / (n, h, w, c) numpy -> float32 tensor (..., 3, h, w) in [0, 1]."""
-    tensor = torch.from_numpy(np.ascontiguousarray(array))
-    scale = 255.0 if not tensor.is_floating_point() else 1.0
-    tensor = tensor.float().div_(scale) if scale != 1.0 else tensor.float()
-    return _channels_to_rgb(tensor.movedim(-1, -3))
+def _to_float_chw(hwc):
+    """Tensor (h, w, c) or (n, h, w, c), integers 0-255 or floats 0-1 -> float32 (..., 3, h, w) in [0, 1]."""
+    scale = 1.0 if hwc.is_floating_point() else 255.0
+    return _channels_to_rgb(hwc.float().div_(scale).movedim(-1, -3))
+
+
+def _dense_to_device(array, device):
+    """A slice of a dense (n, h, w, c) array -> float32 (n, 3, h, w) on ``device`` (pinned copy to CUDA)."""
+    raw = torch.from_numpy(np.ascontiguousarray(array))
+    if device.type == "cuda":
+        raw = raw.pin_memory()
+    return _to_float_chw(raw.to(device, non_blocking=True))
 
 
 def _channels_to_rgb(chw):
@@ -137,7 +143,7 @@ def _array_item(item, index):
     if item.ndim != 3 or item.shape[-1] not in (1, 3, 4):
         raise ValueError(f"{where} has shape {item.shape}; single images must be (h, w) or (h, w, c) with c in 1, 3, 4")
     _check_values(item, where)
-    return _to_float_chw(item)
+    return _to_float_chw(torch.from_numpy(np.ascontiguousarray(item)))
 
 
 def _tensor_item(item, index):
@@ -232,9 +238,6 @@ class DenseImages:
     def raw(self, index):
         return self.array[index]
 
-    def dataset(self, transform, targets=None):
-        return _ItemDataset(_DenseItems(self.array), transform, targets)
-
     def train_batches(self, preprocess, targets, batch_size, device, generator, augment, num_workers=0):
         """Shuffled (inputs, targets) batches; augmentation is drawn per image."""
         return _drop_single(self._train_batches(preprocess, targets, batch_size, device, generator, augment))
@@ -245,35 +248,15 @@ class DenseImages:
         augmenter = preprocess.augmenter() if augment else None
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
-            raw = torch.from_numpy(self.array[index]).to(device, non_blocking=True)
-            scale = 1.0 if raw.is_floating_point() else 255.0
-            chw = _channels_to_rgb(raw.float().div_(scale).movedim(-1, -3))
+            chw = _dense_to_device(self.array[index], device)
             inputs = torch.stack([augmenter(im) for im in chw]) if augment else preprocess.resize_crop(chw)
             yield preprocess.normalize(inputs), targets[index]
 
     def batches(self, preprocess, batch_size, device, num_workers=0):
-        pin = device.type == "cuda"
+        """Normalised (n, 3, size, size) batches in order, preprocessed whole on ``device``."""
         for start in range(0, len(self.array), batch_size):
-            raw = torch.from_numpy(np.ascontiguousarray(self.array[start : start + batch_size]))
-            if pin:
-                raw = raw.pin_memory()
-            raw = raw.to(device, non_blocking=True)
-            scale = 1.0 if raw.is_floating_point() else 255.0
-            chw = _channels_to_rgb(raw.float().div_(scale).movedim(-1, -3))
+            chw = _dense_to_device(self.array[start : start + batch_size], device)
             yield preprocess.normalize(preprocess.resize_crop(chw))
-
-
-class _DenseItems:
-    """Sequence view of a dense array whose items are (h, w, c) arrays."""
-
-    def __init__(self, array):
-        self.array = array
-
-    def __len__(self):
-        return len(self.array)
-
-    def __getitem__(self, index):
-        return self.array[index]
 
 
 class ImageList:
@@ -359,7 +342,7 @@ def _check_items(items):
 
 
 def as_image_set(X):
-    """Validate ``X`` and wrap it as an image set with ``len``, ``subset``, ``batches`` and ``dataset``.
+    """Validate ``X`` and wrap it as an image set with ``len``, ``subset``, ``batches`` and ``train_batches``.
 
     Raises
     ------
