@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import os
 
 import numpy as np
@@ -110,6 +111,26 @@ def _new_frozen_model(backbone_name, weights, layer, pooling):
     for param in model.parameters():
         param.requires_grad_(False)
     return backbone, model.eval()
+
+
+def _file_stamp(path):
+    """(size, mtime) of a file, or None: keys a weights file by its content on disk."""
+    if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
+        return None
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _weights_digest(model):
+    """A hash of a model's weights, computed once per model object."""
+    digest = getattr(model, "_hybridtl_digest", None)
+    if digest is None:
+        hasher = hashlib.blake2b(digest_size=16)
+        for name, tensor in model.state_dict().items():
+            hasher.update(name.encode())
+            hasher.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        digest = model._hybridtl_digest = hasher.hexdigest()
+    return digest
 
 
 def _output_width(model, size):
@@ -241,10 +262,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
 
     def _build_model(self, weights):
         """The frozen trunk + pooling; memoised per process (see :func:`_frozen_model`)."""
-        stamp = None
-        if weights is not None and os.path.isfile(weights):
-            stat = os.stat(weights)
-            stamp = (stat.st_size, stat.st_mtime_ns)
+        stamp = _file_stamp(weights) if weights is not None else None
         return _frozen_model(self.backbone, weights, stamp, self.layer, self.pooling)
 
     # -- sklearn API --------------------------------------------------------
@@ -293,10 +311,11 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
 
         device = resolve_device(self.device)
         weights = self.weights_source_
-        stat = os.stat(weights) if os.path.isfile(weights) else None
+        if weights == "random":  # random weights differ between processes: key them by their values
+            weights = _weights_digest(self.model_)
         return {
             "backbone": self.backbone,
-            "weights": [weights, stat.st_size if stat else None, stat.st_mtime_ns if stat else None],
+            "weights": [weights, _file_stamp(weights)],
             "layer": self.layer,
             "pooling": self.pooling,
             "preprocess": dataclasses.asdict(self.preprocess_),

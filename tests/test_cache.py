@@ -139,3 +139,19 @@ def test_gridsearch_extracts_each_image_once(tmp_path, small_digits, count_extra
     search = GridSearchCV(pipe, {"head__C": [0.1, 1.0, 10.0]}, cv=5).fit(X, y)
     assert sum(count_extracted) == len(X)  # 16 fits (15 + refit), each image through the network once
     assert search.best_score_ > 0.8
+
+
+def test_random_weights_are_keyed_by_their_values(tmp_path, rgb_images, count_extracted):
+    import torch
+
+    from hybridtl import features
+
+    first = CNNFeatureExtractor(weights=None, image_size=32, device="cpu", cache=tmp_path).fit()
+    first.transform(rgb_images)
+    features._frozen_model.cache_clear()  # as in another process: a new random initialisation
+    with torch.random.fork_rng():
+        torch.manual_seed(12345)
+        second = CNNFeatureExtractor(weights=None, image_size=32, device="cpu", cache=tmp_path).fit()
+    got = second.transform(rgb_images)
+    assert count_extracted == [5, 5]
+    assert not np.allclose(got, first.transform(rgb_images))
