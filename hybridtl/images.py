@@ -280,31 +280,26 @@ class ImageList:
     def raw(self, index):
         return self.items[index]
 
-    def dataset(self, transform, targets=None):
-        return _ItemDataset(self.items, transform, targets, self.positions)
-
-    def train_batches(self, preprocess, targets, batch_size, device, generator, augment, num_workers=0):
-        """Shuffled (inputs, targets) batches, decoded and augmented in DataLoader workers."""
-        transform = preprocess.augmenter() if augment else preprocess.resize_crop
-        loader = torch.utils.data.DataLoader(
-            self.dataset(transform, torch.as_tensor(targets)),
+    def _loader(self, transform, batch_size, device, num_workers, targets=None, generator=None):
+        """A DataLoader decoding and transforming items in workers; shuffled when a generator is given."""
+        return torch.utils.data.DataLoader(
+            _ItemDataset(self.items, transform, targets, self.positions),
             batch_size=batch_size,
-            shuffle=True,
+            shuffle=generator is not None,
             generator=generator,
             num_workers=num_workers,
             pin_memory=device.type == "cuda",
         )
+
+    def train_batches(self, preprocess, targets, batch_size, device, generator, augment, num_workers=0):
+        """Shuffled (inputs, targets) batches, decoded and augmented in DataLoader workers."""
+        transform = preprocess.augmenter() if augment else preprocess.resize_crop
+        loader = self._loader(transform, batch_size, device, num_workers, torch.as_tensor(targets), generator)
         return _drop_single((preprocess.normalize(x.to(device, non_blocking=True)), t) for x, t in loader)
 
     def batches(self, preprocess, batch_size, device, num_workers=0):
-        loader = torch.utils.data.DataLoader(
-            self.dataset(preprocess.resize_crop),
-            batch_size=batch_size,
-            num_workers=num_workers,
-            pin_memory=device.type == "cuda",
-            persistent_workers=False,
-        )
-        for batch in loader:
+        """Normalised (n, 3, size, size) batches in order."""
+        for batch in self._loader(preprocess.resize_crop, batch_size, device, num_workers):
             yield preprocess.normalize(batch.to(device, non_blocking=True))
 
 
