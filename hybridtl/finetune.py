@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,20 @@ from .training import (
 )
 
 __all__ = ["FineTuneClassifier"]
+
+
+@dataclass
+class _Run:
+    """What one training run is built from; the model is ``backbone.module``, on the device."""
+
+    backbone: object
+    head: nn.Module
+    preprocess: Preprocess
+    optimizer: torch.optim.Optimizer
+    loss_fn: nn.Module
+    amp: bool
+    scaler: object
+    generator: torch.Generator
 
 
 class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
@@ -209,10 +224,14 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             raise ValueError(f"y has a single class ({encoder.classes_[0]!r}); a classifier needs at least 2")
         return encoder.classes_, encoder.transform(y)
 
-    @staticmethod
-    def _check_lengths(images, targets):
+    def _inputs(self, X, y):
+        """Validated (classes, targets, images, seed, device) for ``fit`` and ``lr_find``."""
+        self._check_params()
+        classes, targets = self._check_targets(y)
+        images = as_image_set(X)
         if len(targets) != len(images):
             raise ValueError(f"X has {len(images)} images but y has {len(targets)} labels; they must match")
+        return classes, targets, images, seed_from(self.random_state), resolve_device(self.device)
 
     def _split(self, targets, seed):
         index = np.arange(len(targets))
@@ -266,13 +285,8 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        self._check_params()
-        classes, targets = self._check_targets(y)
-        images = as_image_set(X)
-        self._check_lengths(images, targets)
+        classes, targets, images, seed, device = self._inputs(X, y)
         self.classes_ = classes
-        seed = seed_from(self.random_state)
-        device = resolve_device(self.device)
         if validation_data is not None:
             train_set, train_targets = images, targets
             val_set, val_targets = self._validation_set(validation_data)
@@ -281,7 +295,8 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             train_set, train_targets = images.subset(train_idx), targets[train_idx]
             val_set, val_targets = images.subset(val_idx), targets[val_idx]
         with seeded(seed, device):
-            state = self._train(train_set, train_targets, val_set, val_targets, seed, device)
+            run = self._new_run(classes, train_targets, seed, device)
+            state = self._train(run, train_set, train_targets, val_set, val_targets, device)
         self.history_ = pd.DataFrame(state.history)
         self.best_epoch_ = None if state.best_epoch is None else state.best_epoch + 1
         self.interrupted_ = state.interrupted
@@ -310,33 +325,43 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         callbacks += [FreezeBatchNorm()] if self.freeze_bn else []
         return callbacks + [EarlyStopping(int(self.patience))]
 
-    def _train(self, train_set, train_targets, val_set, val_targets, seed, device):
+    def _new_run(self, classes, targets, seed, device):
+        """A freshly built network, optimizer, loss and RNG for one training run (fit or lr_find)."""
         weights = None if self.strategy == "scratch" else self.weights
-        backbone, head = self._build(len(self.classes_), weights)
-        self.config_ = backbone.config
-        self.preprocess_ = Preprocess.from_config(self.config_, self.image_size)
-        self.model_ = model = backbone.module.to(device, memory_format=torch.channels_last)
-        optimizer = make_optimizer(self.optimizer, model, head, self.weight_decay)
+        backbone, head = self._build(len(classes), weights)
+        model = backbone.module.to(device, memory_format=torch.channels_last)
         amp = use_amp(self.amp, device)
-        scaler = torch.amp.GradScaler(device.type, enabled=amp)
-        loss_fn = self._loss(train_targets, self.classes_).to(device)
-        generator = torch.Generator().manual_seed(seed)
+        return _Run(
+            backbone=backbone,
+            head=head,
+            preprocess=Preprocess.from_config(backbone.config, self.image_size),
+            optimizer=make_optimizer(self.optimizer, model, head, self.weight_decay),
+            loss_fn=self._loss(targets, classes).to(device),
+            amp=amp,
+            scaler=torch.amp.GradScaler(device.type, enabled=amp),
+            generator=torch.Generator().manual_seed(seed),
+        )
+
+    def _train(self, run, train_set, train_targets, val_set, val_targets, device):
+        self.config_ = run.backbone.config
+        self.preprocess_ = run.preprocess
+        self.model_ = model = run.backbone.module
         workers = int(self.num_workers)
         backoff = BatchBackOff(int(self.batch_size), "fit")  # kept across epochs
 
         def train_at(size):
             batches = train_set.train_batches(
-                self.preprocess_, train_targets, size, device, generator, self.augment, workers
+                run.preprocess, train_targets, size, device, run.generator, self.augment, workers
             )
-            return run_epoch(model, batches, optimizer, loss_fn, device, amp, scaler)
+            return run_epoch(model, batches, run.optimizer, run.loss_fn, device, run.amp, run.scaler)
 
         def validate():
             if not len(val_targets):
                 return nan_pair()
-            batches = val_set.batches(self.preprocess_, backoff.batch_size, device, workers)
-            return evaluate(model, batches, val_targets, device, amp)
+            batches = val_set.batches(run.preprocess, backoff.batch_size, device, workers)
+            return evaluate(model, batches, val_targets, device, run.amp)
 
-        state = TrainState(model, head, trainable_blocks(backbone), optimizer)
+        state = TrainState(model, run.head, trainable_blocks(run.backbone), run.optimizer)
         return fit_loop(state, self._callbacks(), int(self.epochs), lambda: backoff.call(train_at), validate,
                         self.progress)
 
@@ -395,20 +420,10 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         """
         from .lr_finder import lr_range_test
 
-        self._check_params()
-        classes, targets = self._check_targets(y)
-        images = as_image_set(X)
-        self._check_lengths(images, targets)
-        seed = seed_from(self.random_state)
-        device = resolve_device(self.device)
+        classes, targets, images, seed, device = self._inputs(X, y)
         with seeded(seed, device):
-            weights = None if self.strategy == "scratch" else self.weights
-            backbone, head = self._build(len(classes), weights)
-            preprocess = Preprocess.from_config(backbone.config, self.image_size)
-            frame, suggested = lr_range_test(
-                self, backbone, head, images, targets, classes, preprocess, device, seed,
-                start_lr, end_lr, num_iter, smoothing,
-            )
+            run = self._new_run(classes, targets, seed, device)
+            frame, suggested = lr_range_test(self, run, images, targets, device, start_lr, end_lr, num_iter, smoothing)
         if plot is not None:
             from .plots import plot_lr_find
 

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .devices import autocast
 
-__all__ = ["OPTIMIZERS", "evaluate", "fit_loop", "make_optimizer", "run_epoch"]
+__all__ = ["OPTIMIZERS", "evaluate", "fit_loop", "make_optimizer", "run_epoch", "train_step"]
 
 OPTIMIZERS = ("adam", "adamax", "adamw", "sgd")
 
@@ -44,20 +44,26 @@ def make_optimizer(name, model, head, weight_decay=0.0):
     raise ValueError(f"unknown optimizer {name!r}; accepted: {', '.join(OPTIMIZERS)}")
 
 
+def train_step(model, inputs, targets, optimizer, loss_fn, device, amp, scaler):
+    """One optimisation step on a batch; returns (loss, logits)."""
+    targets = targets.to(device, non_blocking=True)
+    optimizer.zero_grad(set_to_none=True)
+    with autocast(amp, device):
+        logits = model(inputs)
+        loss = loss_fn(logits.float(), targets)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return loss, logits
+
+
 def run_epoch(model, batches, optimizer, loss_fn, device, amp, scaler):
     """Train over ``batches`` of (inputs, targets) once; return (mean loss, accuracy)."""
     total_loss, correct, seen = 0.0, 0, 0
     for inputs, targets in batches:
-        targets = targets.to(device, non_blocking=True)
-        optimizer.zero_grad(set_to_none=True)
-        with autocast(amp, device):
-            logits = model(inputs)
-            loss = loss_fn(logits.float(), targets)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        loss, logits = train_step(model, inputs, targets, optimizer, loss_fn, device, amp, scaler)
         total_loss += loss.item() * len(targets)
-        correct += (logits.argmax(1) == targets).sum().item()
+        correct += (logits.argmax(1).cpu() == targets).sum().item()
         seen += len(targets)
     return total_loss / max(seen, 1), correct / max(seen, 1)
 
