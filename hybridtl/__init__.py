@@ -1,10 +1,33 @@
-"""hybridtl: transfer learning on images, as frozen-CNN features for scikit-learn heads or as fine-tuning."""
+"""hybridtl: transfer learning on images, as frozen-CNN features for scikit-learn heads or as fine-tuning.
 
-from .backbones import list_backbones, load_backbone
-from .features import CNNFeatureExtractor
-from .finetune import FineTuneClassifier
-from .images import load_image_folder
+Importing the package is light: torch, timm and xgboost load only when a name
+that needs them is first used (PEP 562 module ``__getattr__``).
+"""
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["CNNFeatureExtractor", "FineTuneClassifier", "list_backbones", "load_backbone", "load_image_folder", "__version__"]
+# public name -> module that defines it
+_LAZY = {
+    "CNNFeatureExtractor": "features",
+    "FineTuneClassifier": "finetune",
+    "list_backbones": "backbones",
+    "load_backbone": "backbones",
+    "load_image_folder": "images",
+    "make_hybrid_pipeline": "heads",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "check_writable"]
 
 
 @contextlib.contextmanager
@@ -26,13 +26,53 @@ def atomic_path(path):
     'done'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise OSError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the mode open() would (0644 under umask 022)
     os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def check_writable(path, suffixes=None, what="--out", folder=False):
+    """Fail before any work if ``path`` cannot be written, or lacks one of ``suffixes``.
+
+    Creates and removes an empty probe file beside ``path`` (inside it when
+    ``folder``); missing parent folders are created, as the write would.
+
+    Examples
+    --------
+    >>> check_writable("/proc/no/x.csv")
+    Traceback (most recent call last):
+    ...
+    OSError: cannot write '/proc/no/x.csv': ...
+    """
+    path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise ValueError(f"{what} must end in {' or '.join(suffixes)}, got {str(path)!r}")
+    if not folder and path.is_dir():
+        raise ValueError(f"{what} {str(path)!r} is a folder; give a file name")
+    parent = path if folder else path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".hybridtl-probe."):
+            pass
+    except OSError as exc:
+        raise OSError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None

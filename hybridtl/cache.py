@@ -1,4 +1,10 @@
-"""A per-image feature cache on disk, safe under crashes and concurrent processes.
+"""A per-image feature cache, in memory and optionally on disk, safe under crashes and concurrent processes.
+
+``cache="auto"`` (the extractor's default) keeps the features of recently
+seen images in this process's memory (bounded, about 256 MB), so that a
+``GridSearchCV`` over the head, which refits the extractor on every fold,
+extracts each image once. A folder (``cache="path"``) adds a disk cache that
+outlives the process and is shared between processes (``n_jobs`` > 1):
 
 Each entry is one ``.npy`` file named by the image's content hash, inside a
 folder named by the hash of everything that changes features (backbone,
@@ -50,8 +56,8 @@ def image_key(item):
     return digest.hexdigest()
 
 
-# Entries read or written in this process, so that the folds of a grid search
-# do not read the same files again and again; bounded to about 256 MB.
+# Entries read or written in this process, keyed by (settings hash, image key), so that the
+# folds of a grid search neither extract nor read the same images again; bounded to about 256 MB.
 _RECENT = OrderedDict()
 _RECENT_BYTES = 256 * 2**20
 
@@ -64,54 +70,66 @@ def _remember(key, vector):
 
 
 class FeatureCache:
-    """Features per image under ``directory / settings_hash / ab / hash.npy``."""
+    """Features per image: in memory, and under ``directory / settings_hash / ab / hash.npy`` when given."""
 
     def __init__(self, directory, settings):
         fingerprint = json.dumps(settings, sort_keys=True, default=str)
         self.settings_hash = hashlib.blake2b(fingerprint.encode(), digest_size=12).hexdigest()
-        self.root = Path(directory) / self.settings_hash
-        self.root.mkdir(parents=True, exist_ok=True)
-        settings_file = self.root / "settings.json"
-        if not settings_file.exists():
-            with atomic_path(settings_file) as tmp:
-                tmp.write_text(fingerprint)
+        self.root = None if directory is None else Path(directory) / self.settings_hash
+        if self.root is not None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            settings_file = self.root / "settings.json"
+            if not settings_file.exists():
+                with atomic_path(settings_file) as tmp:
+                    tmp.write_text(fingerprint)
 
     def _path(self, key):
         return self.root / key[:2] / f"{key}.npy"
 
     def get(self, key, n_features):
         """The cached vector, or None when absent or unreadable."""
-        path = self._path(key)
-        vector = _RECENT.get(path)
-        if vector is None:
+        vector = _RECENT.get((self.settings_hash, key))
+        if vector is None and self.root is not None:
             try:
-                vector = np.load(path, allow_pickle=False)
+                vector = np.load(self._path(key), allow_pickle=False)
             except (OSError, ValueError, EOFError):
                 return None
-        if vector.shape != (n_features,):
+        if vector is None or vector.shape != (n_features,):
             return None
-        _remember(path, vector)
+        _remember((self.settings_hash, key), vector)
         return vector
 
     def put(self, key, vector):
-        path = self._path(key)
-        path.parent.mkdir(exist_ok=True)
         vector = np.array(vector, dtype=np.float32)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.save(f, vector, allow_pickle=False)
-        _remember(path, vector)
+        if self.root is not None:
+            path = self._path(key)
+            path.parent.mkdir(exist_ok=True)
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as f:
+                    np.save(f, vector, allow_pickle=False)
+        _remember((self.settings_hash, key), vector)
 
 
 def resolve_cache(cache):
-    """``None``, a folder path, or a ``joblib.Memory`` (its location) -> a folder path or None."""
-    if cache is None:
-        return None
+    """The extractor's ``cache`` setting -> ``(enabled, folder or None)``.
+
+    ``"auto"``: in memory only; ``None`` or ``False``: off; a folder path or a
+    ``joblib.Memory`` (its location): in memory and on disk.
+
+    Examples
+    --------
+    >>> resolve_cache("auto"), resolve_cache(None)
+    ((True, None), (False, None))
+    """
+    if cache is None or cache is False:
+        return False, None
+    if isinstance(cache, str) and cache == "auto":
+        return True, None
     if isinstance(cache, (str, os.PathLike)):
-        return Path(cache)
+        return True, Path(cache)
     location = getattr(cache, "location", None)
     if location is not None:
-        return Path(location) / "hybridtl-features"
+        return True, Path(location) / "hybridtl-features"
     if hasattr(cache, "location"):  # joblib.Memory(None): caching switched off
-        return None
-    raise TypeError(f"cache must be None, a folder path or a joblib.Memory, got {type(cache).__name__}")
+        return False, None
+    raise TypeError(f"cache must be 'auto', None, a folder path or a joblib.Memory, got {type(cache).__name__}")

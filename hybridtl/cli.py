@@ -1,70 +1,149 @@
 """The ``hybridtl`` command: backbones, extract, fit, predict, evaluate, bench.
 
 DATA is a folder with one subfolder per class, a CSV with ``path`` and
-``label`` columns, or ``digits`` (scikit-learn's real handwritten digits).
-Errors in what the user gave print one line and exit with code 2; nothing is
-written half-way (every output file is written to a temporary name first).
+``label`` columns, or ``digits`` (scikit-learn's real handwritten digits);
+``predict`` and ``extract`` also take a plain folder, a path-only CSV or one
+image file. Every error the command can foresee prints one line and exits
+with code 2, checked before any work where it can be (output paths, optional
+packages, image sizes); Ctrl-C exits 130 and leaves earlier files untouched.
+Nothing is written half-way: every output goes to a temporary name first.
+
+Only the standard library is imported at the top, so ``--help`` is quick;
+each verb imports what it needs.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
-
-from .atomic import atomic_path
 
 DEFAULT_RECIPES = ("pixels_logreg", "cnn_logreg", "cnn_svm", "cnn_xgboost", "finetune_head", "finetune_full",
                    "finetune_gradual", "finetune_two_stage", "scratch")
 
-
 DATA_HELP = "image folder (one subfolder per class), CSV with path,label columns, or 'digits'"
-UNLABELLED_HELP = DATA_HELP + "; also a plain folder of images or a CSV with a path column only"
+UNLABELLED_HELP = DATA_HELP + "; also one image file, a plain folder of images or a CSV with a path column only"
+
+
+class Interrupted(Exception):
+    """Training was stopped by Ctrl-C: nothing is saved."""
 
 
 def _data_args(parser, help=DATA_HELP):
     parser.add_argument("data", help=help)
     parser.add_argument("--limit-per-class", type=int, default=None, help="use at most N images per class")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="skip unreadable image files (listed in a skipped CSV) instead of stopping")
 
 
-def _settings_args(parser):
-    parser.add_argument("--image-size", type=int, default=None, help="input side in px (default: the backbone's)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--epochs", type=int, default=20, help="fine-tuning epochs (early stopping may end sooner)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--no-augment", action="store_true", help="no random crops/flips when fine-tuning")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
 
 def _batch_size(text):
-    return text if text == "auto" else int(text)
+    return text if text == "auto" else _positive_int(text)
+
+
+def _runtime_args(parser, batch_default=None):
+    parser.add_argument("--device", default=None if batch_default is None else "auto", help="auto, cpu or cuda")
+    parser.add_argument("--batch-size", type=_batch_size, default=batch_default, help="images per batch")
+    parser.add_argument("--num-workers", type=int, default=None, help="image-decoding workers")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _settings_args(parser):
+    parser.add_argument("--image-size", type=_positive_int, default=None, help="input side in px (default: the backbone's)")
+    parser.add_argument("--epochs", type=_positive_int, default=20, help="fine-tuning epochs (early stopping may end sooner)")
+    parser.add_argument("--no-augment", action="store_true", help="no random crops/flips when fine-tuning")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", default="auto",
+                        help="feature cache: 'auto' (in memory), 'none', or a folder shared between runs")
+    _runtime_args(parser, batch_default=32)
 
 
 def _settings(args):
     return {"image_size": args.image_size, "device": args.device, "epochs": args.epochs,
             "batch_size": args.batch_size, "augment": not args.no_augment, "random_state": args.seed,
-            "progress": not args.no_progress}
+            "progress": not args.no_progress, "cache": None if args.cache == "none" else args.cache}
 
 
-def _load(args, labelled=True):
-    from .data import load_data
+def _load(args, labelled=True, skipped_csv=None):
+    """The data named on the command line; with --skip-bad, unreadable images are dropped and listed."""
+    from .data import drop_unreadable, load_data
 
-    return load_data(args.data, args.limit_per_class, args.seed, labelled=labelled)
+    data = load_data(args.data, args.limit_per_class, args.seed, labelled=labelled)
+    if not args.skip_bad:
+        return data, None
+    data, skipped = drop_unreadable(data, args.num_workers or 0)
+    _report_skipped(skipped, len(skipped) + len(data.ids), skipped_csv)
+    if not len(data.ids):
+        raise ValueError(f"none of the {len(skipped)} images could be read")
+    return data, skipped
 
 
-def _load_model(path):
+def _report_skipped(skipped, total, csv_path):
+    from .atomic import atomic_path
+
+    if skipped is None or skipped.empty:
+        return
+    first = ", ".join(skipped["path"].head(3))
+    where = ""
+    if csv_path is not None:
+        with atomic_path(csv_path) as tmp:
+            skipped.to_csv(tmp, index=False)
+        where = f"; all listed in {csv_path}"
+    print(f"skipped {len(skipped)} of {total} images that could not be read: {first}{where}", file=sys.stderr)
+
+
+def _skipped_csv(out):
+    out = Path(out)
+    return out / "skipped.csv" if out.suffix == "" else out.with_name(out.stem + ".skipped.csv")
+
+
+def _need(module, extra):
+    if importlib.util.find_spec(module) is None:
+        raise ValueError(f"this needs the optional package {module!r}, which is not installed: pip install {extra}")
+
+
+def load_model(path):
+    """A fitted classifier from a joblib file, or a one-line ValueError saying why not."""
     import joblib
 
     if not Path(path).is_file():
         raise ValueError(f"model file {str(path)!r} does not exist")
     try:
-        return joblib.load(path)
-    except Exception as exc:
-        raise ValueError(f"could not load model file {str(path)!r}: {type(exc).__name__}: {exc}") from None
+        model = joblib.load(path)
+    except Exception as exc:  # noqa: BLE001 - any failure to unpickle means: not a model file we can read
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        raise ValueError(f"{str(path)!r} is not a model file hybridtl can read ({reason})") from None
+    if not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
+        raise ValueError(f"{str(path)!r} holds a {type(model).__name__}, not a fitted hybridtl or scikit-learn "
+                         "classifier (save one with 'hybridtl fit')")
+    return model
+
+
+def _override(model, args):
+    """Apply --device, --batch-size, --num-workers, --no-progress to hybridtl's estimators inside ``model``."""
+    from .features import CNNFeatureExtractor
+    from .finetune import FineTuneClassifier
+
+    given = {"device": args.device, "batch_size": args.batch_size, "num_workers": args.num_workers,
+             "progress": False if args.no_progress else None}
+    given = {k: v for k, v in given.items() if v is not None}
+    steps = [step for _, step in getattr(model, "steps", [])] or [model]
+    for step in steps:
+        if isinstance(step, (CNNFeatureExtractor, FineTuneClassifier)) and given:
+            step.set_params(**given)
+            step._check_params()
+
+
+def _interrupted(estimator):
+    steps = [step for _, step in getattr(estimator, "steps", [])] or [estimator]
+    return any(getattr(step, "interrupted_", False) for step in steps)
 
 
 # -- verbs -------------------------------------------------------------------
@@ -72,39 +151,47 @@ def _load_model(path):
 
 def cmd_backbones(args):
     from .backbones import list_backbones
+    from .runtimes import runtime_summary
 
     table = list_backbones()
     if not args.all:
         table = table[(table["family"] == "embedded") | table["weights_available"]]
     print(table.to_string(index=False))
     print("\nAny 'timm:NAME' or 'torchvision:NAME' also works with weights=None or a local state-dict file.")
+    print(runtime_summary())
 
 
 def cmd_extract(args):
+    import numpy as np
+    import pandas as pd
+
+    from .atomic import atomic_path, check_writable
     from .features import CNNFeatureExtractor
 
-    data = _load(args, labelled=False)
+    out = Path(args.out)
+    check_writable(out, (".npz", ".parquet"))
+    if out.suffix.lower() == ".parquet":
+        _need("pyarrow", "pyarrow")
     weights = None if args.weights == "none" else args.weights
     extractor = CNNFeatureExtractor(backbone=args.backbone, weights=weights, layer=args.layer, pooling=args.pooling,
-                                    image_size=args.image_size, batch_size=args.batch_size, device=args.device,
-                                    num_workers=args.num_workers, progress=not args.no_progress)
-    features = extractor.fit().transform(data.X)
-    out = Path(args.out)
+                                    image_size=args.image_size, batch_size=args.batch_size or "auto",
+                                    device=args.device or "auto", num_workers=args.num_workers or 0,
+                                    progress=not args.no_progress, runtime=args.runtime).fit()
+    data, _ = _load(args, labelled=False, skipped_csv=_skipped_csv(out))
+    features = extractor.transform(data.X)
     ids = np.asarray([str(i) for i in data.ids])
     labels = data.y if data.y is not None else np.full(len(ids), "")
-    if out.suffix == ".parquet":
+    if out.suffix.lower() == ".parquet":
         table = pd.DataFrame(features, columns=extractor.get_feature_names_out())
         table.insert(0, "label", labels)
         table.insert(0, "path", ids)
         with atomic_path(out) as tmp:
             table.to_parquet(tmp, index=False)
-    elif out.suffix == ".npz":
+    else:
         with atomic_path(out) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, paths=ids, labels=labels, features=features,
                          feature_names=extractor.get_feature_names_out().astype(str))
-    else:
-        raise ValueError(f"--out must end in .npz or .parquet, got {str(out)!r}")
     print(f"wrote {features.shape[0]} x {features.shape[1]} features to {out}")
 
 
@@ -112,60 +199,108 @@ def cmd_fit(args):
     import joblib
     from sklearn.model_selection import GridSearchCV
 
+    from .atomic import atomic_path, check_writable
     from .recipes import load_recipe
 
+    check_writable(args.out)
     recipe = load_recipe(args.recipe)
-    data = _load(args)
     estimator = recipe.build(**_settings(args))
+    data, _ = _load(args, skipped_csv=_skipped_csv(args.out))
     if args.grid:
         search = GridSearchCV(estimator, recipe.grid, cv=args.cv).fit(data.X, data.y)
         estimator = search.best_estimator_
         print(f"best parameters {search.best_params_} (cv accuracy {search.best_score_:.4f})")
     else:
         estimator.fit(data.X, data.y)
+    if _interrupted(estimator):
+        raise Interrupted
     with atomic_path(args.out) as tmp:
         joblib.dump(estimator, tmp)
     print(f"fitted {recipe.name} on {len(data.y)} images; saved {args.out}")
 
 
-def cmd_predict(args):
-    model = _load_model(args.model)
-    data = _load(args, labelled=False)
+def _proba_table(model, data, skipped):
+    """One row per image: path, predicted, proba_<class>..., and error (empty where it read)."""
+    import numpy as np
+    import pandas as pd
+
     proba = model.predict_proba(data.X)
-    table = pd.DataFrame({"path": [str(i) for i in data.ids],
-                          "predicted": model.classes_[proba.argmax(axis=1)]})
+    table = pd.DataFrame({"path": [str(i) for i in data.ids], "predicted": model.classes_[proba.argmax(axis=1)]})
     for j, label in enumerate(model.classes_):
         table[f"proba_{label}"] = proba[:, j]
+    table["error"] = ""
+    if skipped is not None and not skipped.empty:
+        table = pd.concat([table, skipped.assign(predicted="")], ignore_index=True)
+        table["error"] = table["error"].fillna("")
+    return table
+
+
+def cmd_predict(args):
+    from .atomic import atomic_path, check_writable
+
+    check_writable(args.out, (".csv",))
+    model = load_model(args.model)
+    _override(model, args)
+    data, skipped = _load(args, labelled=False)
+    table = _proba_table(model, data, skipped)
     with atomic_path(args.out) as tmp:
         table.to_csv(tmp, index=False)
-    print(f"wrote {len(table)} predictions to {args.out}")
+    print(f"wrote {len(table)} predictions to {args.out}" + (f" ({len(skipped)} unreadable, see the error column)"
+                                                            if skipped is not None and len(skipped) else ""))
 
 
 def cmd_evaluate(args):
+    import warnings
+
+    import numpy as np
+    import pandas as pd
     from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
-    from .plots import plot_confusion_matrix
+    from .atomic import atomic_path, check_writable
 
-    model = _load_model(args.model)
-    data = _load(args)
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        check_writable(out, folder=True)
+    model = load_model(args.model)
+    _override(model, args)
+    data, _ = _load(args, skipped_csv=None if out is None else out / "skipped.csv")
+    unseen = sorted(set(np.unique(data.y).tolist()) - set(np.asarray(model.classes_).tolist()), key=str)
+    if unseen:
+        warnings.warn(f"the data has classes the model never saw, always counted wrong: {unseen}", stacklevel=2)
     predicted = model.predict(data.X)
     labels = np.unique(np.r_[np.asarray(model.classes_), data.y])
-    print(f"accuracy  {accuracy_score(data.y, predicted):.4f}")
-    print(f"macro-F1  {f1_score(data.y, predicted, average='macro'):.4f}\n")
+    metrics = pd.DataFrame({"metric": ["accuracy", "macro_f1", "n_images"],
+                            "value": [accuracy_score(data.y, predicted),
+                                      f1_score(data.y, predicted, average="macro"), len(data.y)]})
+    print(f"accuracy  {metrics.value[0]:.4f}")
+    print(f"macro-F1  {metrics.value[1]:.4f}\n")
     print(classification_report(data.y, predicted, zero_division=0))
     matrix = pd.DataFrame(confusion_matrix(data.y, predicted, labels=labels), index=labels, columns=labels)
     print("confusion matrix (rows: true, columns: predicted)")
     print(matrix.to_string())
-    if args.out:
-        path = plot_confusion_matrix(data.y, predicted, labels, Path(args.out) / "confusion_matrix.png",
-                                     title=Path(args.model).name)
-        print(f"\nsaved {path}")
+    if out is not None:
+        from .plots import plot_confusion_matrix
+
+        report = pd.DataFrame(classification_report(data.y, predicted, zero_division=0, output_dict=True)).T
+        for name, frame in (("metrics.csv", metrics), ("classification_report.csv", report),
+                            ("confusion_matrix.csv", matrix)):
+            with atomic_path(out / name) as tmp:
+                frame.to_csv(tmp, index=name != "metrics.csv")
+        plot_confusion_matrix(data.y, predicted, labels, out / "confusion_matrix.png", title=Path(args.model).name)
+        print(f"\nsaved metrics.csv, classification_report.csv, confusion_matrix.csv and .png in {out}")
 
 
 def cmd_bench(args):
-    from .bench import run_benchmark
+    import numpy as np
 
-    data = _load(args)
+    from .atomic import check_writable
+    from .bench import run_benchmark
+    from .recipes import load_recipe
+
+    check_writable(args.out, folder=True)
+    for name in args.recipes:
+        load_recipe(name)  # an unknown recipe fails before any work
+    data, _ = _load(args, skipped_csv=Path(args.out) / "skipped.csv")
     results = run_benchmark(data, args.recipes, args.out, settings=_settings(args), random_state=args.seed,
                             grid=args.grid, progress=not args.no_progress)
     print(f"{data.name}: {len(data.y)} images, {len(np.unique(data.y))} classes, split 60/20/20 (seed {args.seed})")
@@ -180,7 +315,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="hybridtl", description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    p = verbs.add_parser("backbones", help="the backbone registry and which weights are available offline")
+    p = verbs.add_parser("backbones", help="the backbone registry, the weights and the inference runtime on this machine")
     p.add_argument("--all", action="store_true", help="also list every backbone without local weights")
     p.set_defaults(func=cmd_backbones)
 
@@ -191,15 +326,13 @@ def build_parser():
     p.add_argument("--weights", default="imagenet", help="'imagenet', 'none' or a state-dict file")
     p.add_argument("--layer", default=None)
     p.add_argument("--pooling", default="avg", choices=["avg", "max", "gem", "avgmax"])
-    p.add_argument("--image-size", type=int, default=None)
-    p.add_argument("--batch-size", type=_batch_size, default="auto", help="'auto' (64 on CUDA, 16 on CPU) or N")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--image-size", type=_positive_int, default=None)
+    p.add_argument("--runtime", default="auto", help="auto, torch, openvino or onnxruntime (CPU inference engine)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
+    _runtime_args(p, batch_default="auto")
     p.set_defaults(func=cmd_extract)
 
-    p = verbs.add_parser("fit", help="fit a recipe and save the model (joblib)")
+    p = verbs.add_parser("fit", help="fit a recipe and save the model")
     _data_args(p)
     p.add_argument("--recipe", required=True, help="a built-in recipe name or a recipe .py file")
     p.add_argument("--out", required=True, help="model file, e.g. model.joblib")
@@ -213,13 +346,15 @@ def build_parser():
     _data_args(p, UNLABELLED_HELP)
     p.add_argument("--out", required=True, help="CSV file")
     p.add_argument("--seed", type=int, default=0)
+    _runtime_args(p)
     p.set_defaults(func=cmd_predict)
 
     p = verbs.add_parser("evaluate", help="accuracy, macro-F1, classification report, confusion matrix")
     p.add_argument("model")
     _data_args(p)
-    p.add_argument("--out", default=None, help="folder for confusion_matrix.png")
+    p.add_argument("--out", default=None, help="folder for metrics.csv, classification_report.csv and the confusion matrix")
     p.add_argument("--seed", type=int, default=0)
+    _runtime_args(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = verbs.add_parser("bench", help="every recipe on one shared split: table, confusion matrices, charts")
@@ -236,8 +371,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"hybridtl {args.verb}: error: {exc}", file=sys.stderr)
+    except (Interrupted, KeyboardInterrupt):
+        print(f"hybridtl {args.verb}: interrupted; nothing was saved and earlier files are unchanged", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, MemoryError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"hybridtl {args.verb}: error: {message}", file=sys.stderr)
         return 2
     return 0
 

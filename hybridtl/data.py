@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from .datasets import load_digits_images
-from .images import IMAGE_EXTENSIONS, load_image_folder
+from .images import IMAGE_EXTENSIONS, class_folders, find_unreadable, list_images, load_image_folder
 
-__all__ = ["Dataset", "load_data", "subset"]
+__all__ = ["Dataset", "drop_unreadable", "load_data", "subset"]
 
 
 @dataclass
@@ -34,16 +34,16 @@ def _from_csv(path, labelled):
     if table.empty:
         raise ValueError(f"CSV {str(path)!r} has no rows")
     base = Path(path).resolve().parent
-    paths = [str(p if Path(p).is_absolute() else base / p) for p in table["path"].astype(str)]
-    return paths, table["label"].to_numpy() if "label" in table.columns else None
+    given = table["path"].astype(str).tolist()
+    paths = [str(p if Path(p).is_absolute() else base / p) for p in given]
+    return paths, table["label"].to_numpy() if "label" in table.columns else None, given
 
 
 def _from_folder(folder, labelled):
     """Class subfolders give labels; without them, images lying in the folder itself are unlabelled."""
-    has_classes = any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir())
-    if labelled or has_classes:
+    if labelled or class_folders(folder):
         return load_image_folder(folder)
-    paths = sorted(str(p) for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    paths = list_images(folder)
     if not paths:
         raise ValueError(f"image folder {str(folder)!r} holds no images and no class subfolders")
     return paths, None
@@ -71,11 +71,18 @@ def load_data(spec, limit_per_class=None, random_state=0, labelled=True) -> Data
         paths, labels = _from_folder(spec_path, labelled)
         data = Dataset(paths, labels, paths, spec_path.name)
     elif spec_path.suffix.lower() == ".csv" and spec_path.is_file():
-        paths, labels = _from_csv(spec_path, labelled)
-        data = Dataset(paths, labels, paths, spec_path.stem)
+        paths, labels, given = _from_csv(spec_path, labelled)
+        data = Dataset(paths, labels, given, spec_path.stem)
+    elif spec_path.suffix.lower() in IMAGE_EXTENSIONS and spec_path.is_file():
+        if labelled:
+            raise ValueError(f"data {str(spec)!r} is a single image, which has no label; give an image folder "
+                             "(one subfolder per class) or a CSV with 'path' and 'label' columns")
+        data = Dataset([str(spec)], None, [str(spec)], spec_path.stem)
     else:
-        raise ValueError(f"data {str(spec)!r} not found: give an image folder (one subfolder per class), "
-                         "a CSV file with 'path' and 'label' columns, or 'digits'")
+        kinds = "an image folder (one subfolder per class), a CSV file with 'path' and 'label' columns, or 'digits'"
+        if not labelled:
+            kinds = "an image file, a folder of images, a CSV file with a 'path' column, or 'digits'"
+        raise ValueError(f"data {str(spec)!r} not found: give {kinds}")
     return _limit(data, limit_per_class, random_state) if limit_per_class and data.y is not None else data
 
 
@@ -85,6 +92,15 @@ def _limit(data, per_class, random_state):
         rng.permutation(np.flatnonzero(data.y == label))[:per_class] for label in np.unique(data.y)
     ]))
     return subset(data, keep)
+
+
+def drop_unreadable(data, num_workers=0):
+    """(the readable part of ``data``, a table of the unreadable images: id, error)."""
+    bad = find_unreadable(data.X, num_workers)
+    skipped = pd.DataFrame({"path": [str(data.ids[i]) for i, _, _ in bad],
+                            "error": [message for _, _, message in bad]})
+    keep = np.setdiff1d(np.arange(len(data.ids)), [i for i, _, _ in bad])
+    return (subset(data, keep) if bad else data), skipped
 
 
 def subset(data, index):

@@ -19,8 +19,9 @@ from torch import nn
 from .backbones import load_backbone, replace_classifier, trainable_blocks
 from .callbacks import EarlyStopping, FreezeBatchNorm, LRSchedule, TrainState
 from .devices import resolve_device, use_amp
-from .images import Preprocess, as_image_set
+from .images import Preprocess, as_image_set, readable_part, warn_skipped
 from .oom import BatchBackOff, retry_halving
+from .parameters import check_shared
 from .persistence import CPUWeightsPickle
 from .strategies import STRATEGIES, make_strategy
 from .training import (
@@ -101,6 +102,11 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
     random_state : int, RandomState or None, default=None
         Same value, same history on the CPU.
     progress : bool, default=True
+    on_error : {"raise", "skip"}, default="raise"
+        What an unreadable image file does: raise a ``ValueError`` naming it,
+        or be left out of training (``fit``) / get NaN probabilities and the
+        prediction ``None`` (``predict_proba`` / ``predict``), with one
+        ``SkippedImagesWarning`` naming the files.
 
     Attributes
     ----------
@@ -156,6 +162,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         num_workers=0,
         random_state=None,
         progress=True,
+        on_error="raise",
     ):
         self.backbone = backbone
         self.weights = weights
@@ -181,6 +188,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         self.num_workers = num_workers
         self.random_state = random_state
         self.progress = progress
+        self.on_error = on_error
 
     # -- validation ---------------------------------------------------------
 
@@ -192,10 +200,8 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             (_positive_number(self.head_lr_mult), "head_lr_mult must be a positive number"),
             (_positive_number(self.finetune_lr_mult), "finetune_lr_mult must be a positive number"),
             (_count(self.epochs, 1), "epochs must be an integer >= 1"),
-            (_count(self.batch_size, 1), "batch_size must be an integer >= 1"),
             (_count(self.patience, 1), "patience must be an integer >= 1"),
             (_count(self.head_epochs, 0), "head_epochs must be an integer >= 0"),
-            (_count(self.num_workers, 0), "num_workers must be an integer >= 0"),
             (0 <= self.label_smoothing < 1, "label_smoothing must lie in [0, 1)"),
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (
@@ -207,7 +213,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             if not ok:
                 raise ValueError(message)
         LRSchedule(self.lr_schedule)
-        resolve_device(self.device)
+        check_shared(self, allow_auto_batch=False)
 
     def _check_targets(self, y):
         """Labels -> (classes, integer targets); checked before the images, which cost more to check."""
@@ -228,9 +234,14 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         """Validated (classes, targets, images, seed, device) for ``fit`` and ``lr_find``."""
         self._check_params()
         classes, targets = self._check_targets(y)
-        images = as_image_set(X)
+        images = as_image_set(X, self.on_error)
         if len(targets) != len(images):
             raise ValueError(f"X has {len(images)} images but y has {len(targets)} labels; they must match")
+        good, bad = readable_part(images, self.on_error, int(self.num_workers))
+        if bad:
+            warn_skipped(bad, len(images), "training images")
+            images, targets = images.subset(good), targets[good]
+            classes, targets = self._check_targets(classes[targets])
         return classes, targets, images, seed_from(self.random_state), resolve_device(self.device)
 
     def _split(self, targets, seed):
@@ -373,20 +384,32 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         numpy.ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self, "model_")
-        images = as_image_set(X)
+        self._check_params()
+        images = as_image_set(X, self.on_error)
+        good, bad = readable_part(images, self.on_error, int(self.num_workers))
+        warn_skipped(bad, len(images))
         device = resolve_device(self.device)
         model = self.model_.to(device, memory_format=torch.channels_last)
+        readable = images.subset(good) if bad else images
 
         def predict_at(size):
-            batches = images.batches(self.preprocess_, size, device, int(self.num_workers))
+            batches = readable.batches(self.preprocess_, size, device, int(self.num_workers))
             return predict_proba(model, batches, device, use_amp(self.amp, device))
 
-        return retry_halving(predict_at, int(self.batch_size), "predict").double().numpy()
+        out = np.full((len(images), len(self.classes_)), np.nan)
+        if len(good):
+            out[good] = retry_halving(predict_at, int(self.batch_size), "predict").double().numpy()
+        return out
 
     def predict(self, X):
-        """Predicted class labels."""
+        """Predicted class labels; ``None`` for images skipped with ``on_error="skip"``."""
         proba = self.predict_proba(X)
-        return self.classes_[proba.argmax(axis=1)]
+        unread = np.isnan(proba).any(axis=1)
+        labels = self.classes_[np.where(unread, 0, proba.argmax(axis=1))]
+        if unread.any():
+            labels = labels.astype(object)
+            labels[unread] = None
+        return labels
 
     def plot_history(self, path):
         """Save the loss and accuracy curves per epoch as a PNG at ``path``."""

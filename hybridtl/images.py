@@ -17,6 +17,7 @@ normalised by the backbone's mean and std.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,9 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-__all__ = ["Preprocess", "as_image_set", "load_image_folder", "IMAGE_EXTENSIONS"]
+from .decoding import ImageReadError, decode_pil, read_image
+
+__all__ = ["IMAGE_EXTENSIONS", "Preprocess", "as_image_set", "find_unreadable", "list_images", "load_image_folder"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -64,7 +67,7 @@ class Preprocess:
 
     @classmethod
     def from_config(cls, config, image_size=None):
-        size = int(image_size or config.input_size)
+        size = int(config.input_size if image_size is None else image_size)
         return cls(size, config.crop_pct, tuple(config.mean), tuple(config.std), config.interpolation)
 
     @property
@@ -154,37 +157,17 @@ def _tensor_item(item, index):
     return _array_item(item.detach().cpu().numpy().transpose(1, 2, 0), index)
 
 
-def _pil_item(image, index):
-    if image.mode not in ("RGB", "L", "RGBA", "P", "LA", "I;16", "I", "F", "CMYK", "1"):
-        raise ValueError(f"image {index} has unsupported PIL mode {image.mode!r}")
-    rgb = image.convert("RGB")
-    return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1).float().div_(255.0)
-
-
-def read_image(path, index=None):
-    """Decode one image file to a float tensor (3, h, w) in [0, 1], with a clear error when it fails."""
-    from PIL import Image, UnidentifiedImageError
-
-    where = f"image {index} ({path})" if index is not None else f"image {path}"
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return _pil_item(image, index)
-    except FileNotFoundError:
-        raise ValueError(f"{where}: file not found") from None
-    except UnidentifiedImageError:
-        raise ValueError(f"{where}: not an image file PIL can read (accepted: PNG, JPEG, BMP, GIF, TIFF, WebP, ...)") from None
-    except (OSError, SyntaxError) as exc:
-        raise ValueError(f"{where}: corrupt or truncated image ({exc})") from None
+def _where(index, path=None):
+    return f"image {index}" + (f" ({os.fspath(path)})" if path is not None else "")
 
 
 def _load_item(item, index):
     from PIL import Image
 
     if isinstance(item, (str, os.PathLike)):
-        return read_image(item, index)
+        return read_image(item, _where(index, item))
     if isinstance(item, Image.Image):
-        return _pil_item(item, index)
+        return decode_pil(item, _where(index))
     if isinstance(item, torch.Tensor):
         return _tensor_item(item, index)
     if isinstance(item, np.ndarray):
@@ -321,12 +304,12 @@ def _dense_from_tensor(X):
     return _dense_from_array(X.detach().cpu().numpy().transpose(0, 2, 3, 1))
 
 
-def _check_items(items):
+def _check_items(items, on_error="raise"):
     from PIL import Image
 
     for index, item in enumerate(items):
         if isinstance(item, (str, os.PathLike)):
-            if not os.path.isfile(item):
+            if on_error == "raise" and not os.path.isfile(item):
                 raise ValueError(f"image {index} ({item}): file not found")
         elif isinstance(item, np.ndarray):
             _array_item(item, index)
@@ -336,8 +319,11 @@ def _check_items(items):
             raise TypeError(f"image {index} has type {type(item).__name__}; {_ACCEPTED}")
 
 
-def as_image_set(X):
+def as_image_set(X, on_error="raise"):
     """Validate ``X`` and wrap it as an image set with ``len``, ``subset``, ``batches`` and ``train_batches``.
+
+    With ``on_error="skip"`` missing files are let through, for
+    :func:`find_unreadable` to report with the other unreadable ones.
 
     Raises
     ------
@@ -361,7 +347,10 @@ def as_image_set(X):
         return X
     if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
         raise TypeError(f"X is a {type(X).__name__}: sparse input is not supported; {_ACCEPTED}")
-    if hasattr(X, "iloc") and getattr(X, "ndim", 1) == 2 and X.shape[1] == 1:
+    if hasattr(X, "iloc") and getattr(X, "ndim", 1) == 2:
+        if X.shape[1] != 1:
+            raise TypeError(f"X is a DataFrame with {X.shape[1]} columns {list(X.columns)[:5]}; pass one column "
+                            "of images or paths (e.g. X['path']); " + _ACCEPTED)
         X = X.iloc[:, 0]  # a one-column DataFrame of paths
     if hasattr(X, "iloc"):
         X = list(X)
@@ -375,20 +364,134 @@ def as_image_set(X):
         items = list(X)
         if not items:
             raise ValueError(f"X is empty; {_ACCEPTED}")
-        _check_items(items)
+        _check_items(items, check_on_error(on_error))
         return ImageList(items)
     raise TypeError(f"X has type {type(X).__name__}; {_ACCEPTED}")
 
 
+ON_ERROR = ("raise", "skip")
+
+
+def check_on_error(on_error):
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+    return on_error
+
+
+class SkippedImagesWarning(UserWarning):
+    """Some images could not be read and were skipped (``on_error="skip"``)."""
+
+
+class _ProbeDataset(torch.utils.data.Dataset):
+    """Decodes each item once and returns the error message, or "" when it reads."""
+
+    def __init__(self, images):
+        self.images = images
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, index):
+        try:
+            _load_item(self.images.items[index], self.images.positions[index])
+            return ""
+        except (ValueError, TypeError) as exc:
+            return str(exc)
+
+
+def find_unreadable(X, num_workers=0):
+    """The images of ``X`` that cannot be decoded: a list of (position, item, message).
+
+    Files and PIL images are decoded once each (in ``num_workers`` DataLoader
+    workers); arrays and tensors were already checked by :func:`as_image_set`.
+
+    Examples
+    --------
+    >>> find_unreadable(["no/such/file.png"])[0][2]
+    'image 0 (no/such/file.png): file not found'
+    """
+    images = as_image_set(X, on_error="skip")
+    if not isinstance(images, ImageList):
+        return []
+    probed = [i for i, item in enumerate(images.items) if not isinstance(item, (np.ndarray, torch.Tensor))]
+    if not probed:
+        return []
+    loader = torch.utils.data.DataLoader(_ProbeDataset(images.subset(probed)), batch_size=None,
+                                         num_workers=num_workers)
+    return [(i, images.items[i], message) for i, message in zip(probed, loader) if message]
+
+
+def warn_skipped(bad, total, where="images"):
+    """One warning naming how many images were skipped and the first few."""
+    if bad:
+        names = "; ".join(message for _, _, message in bad[:3])
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        warnings.warn(f"skipped {len(bad)} of {total} {where} that could not be read: {names}{more}",
+                      SkippedImagesWarning, stacklevel=3)
+
+
+def readable_part(images, on_error, num_workers=0):
+    """(positions that read, unreadable list) of an image set; with "raise" nothing is probed."""
+    everything = np.arange(len(images))
+    if check_on_error(on_error) == "raise":
+        return everything, []
+    bad = find_unreadable(images, num_workers)
+    return np.setdiff1d(everything, [i for i, _, _ in bad]), bad
+
+
+def is_hidden(name):
+    """Names that are never data: dot files and folders (``.DS_Store``, macOS ``._x.jpg``,
+    ``.ipynb_checkpoints``) and macOS archive folders (``__MACOSX``)."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def list_images(folder, extensions=IMAGE_EXTENSIONS):
+    """Image files under ``folder`` at any depth, sorted; hidden files and folders skipped at every depth.
+
+    Only names ending in one of ``extensions`` (any case) count. Symbolic links
+    are followed, each real folder visited once, so a link loop ends.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for name in ("a.PNG", "._a.png", ".ipynb_checkpoints/b.png", "notes.txt", "sub/c.jpg"):
+    ...     (root / name).parent.mkdir(exist_ok=True)
+    ...     (root / name).touch()
+    >>> [str(Path(p).relative_to(root)) for p in list_images(root)]
+    ['a.PNG', 'sub/c.jpg']
+    """
+    extensions = tuple(e.lower() for e in extensions)
+    found, seen = [], set()
+    for current, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(current)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not is_hidden(d))
+        found += [os.path.join(current, f) for f in files if not is_hidden(f) and f.lower().endswith(extensions)]
+    return sorted(found)
+
+
+def class_folders(root):
+    """The visible subfolders of ``root``, sorted by name (links to folders count)."""
+    return sorted(p for p in Path(root).iterdir() if p.is_dir() and not is_hidden(p.name))
+
+
 def load_image_folder(path, extensions=IMAGE_EXTENSIONS):
     """Image paths and labels from a folder with one subfolder per class.
+
+    Hidden files and folders (``.``-prefixed, ``._*``, ``.ipynb_checkpoints``,
+    ``__MACOSX``) are skipped at every depth, and only files whose suffix is in
+    ``extensions`` (any case) count; see :func:`list_images`.
 
     Parameters
     ----------
     path : str or Path
         The folder; each subfolder's name is the label of the images in it.
     extensions : tuple of str
-        File suffixes (lower case) that count as images.
+        File suffixes that count as images.
 
     Returns
     -------
@@ -411,14 +514,14 @@ def load_image_folder(path, extensions=IMAGE_EXTENSIONS):
     root = Path(path)
     if not root.is_dir():
         raise ValueError(f"image folder {str(root)!r} does not exist or is not a folder")
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = class_folders(root)
     if not classes:
         raise ValueError(f"image folder {str(root)!r} has no class subfolders; expected one subfolder of images per class")
     paths, labels = [], []
     for class_dir in classes:
-        files = sorted(f for f in class_dir.rglob("*") if f.is_file() and f.suffix.lower() in extensions)
+        files = list_images(class_dir, extensions)
         if not files:
             raise ValueError(f"class folder {str(class_dir)!r} holds no images (extensions {', '.join(extensions)})")
-        paths.extend(str(f) for f in files)
+        paths.extend(files)
         labels.extend([class_dir.name] * len(files))
     return paths, np.asarray(labels)

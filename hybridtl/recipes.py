@@ -15,7 +15,7 @@ from pathlib import Path
 
 __all__ = ["Recipe", "finetune_builder", "hybrid_builder", "list_recipes", "load_recipe", "recipes_dir"]
 
-SETTINGS = ("image_size", "device", "epochs", "batch_size", "augment", "random_state", "progress")
+SETTINGS = ("image_size", "device", "epochs", "batch_size", "augment", "random_state", "progress", "cache")
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,11 @@ def load_recipe(name_or_path) -> Recipe:
 def hybrid_builder(head):
     """A recipe ``build`` for a frozen-CNN pipeline with the named head."""
 
-    def build(image_size=None, device="auto", random_state=0, progress=False, **_):
+    def build(image_size=None, device="auto", random_state=0, progress=False, cache="auto", **_):
         from .heads import make_hybrid_pipeline
 
         return make_hybrid_pipeline(head, random_state=random_state, image_size=image_size, device=device,
-                                    progress=progress)
+                                    progress=progress, cache=cache)
 
     return build
 

@@ -38,3 +38,13 @@ def empty_weight_caches(tmp_path_factory, monkeypatch):
     monkeypatch.setattr(torch.hub, "_hub_dir", str(root / "torch-hub"))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(root / "hf-hub"))
     return root
+
+
+@pytest.fixture(autouse=True)
+def fresh_feature_memo():
+    """Each test starts with an empty in-process feature memo (cache="auto"), as a new process would."""
+    from hybridtl import cache
+
+    cache._RECENT.clear()
+    yield
+    cache._RECENT.clear()

@@ -68,7 +68,7 @@ def test_joblib_memory_is_accepted(tmp_path, rgb_images, count_extracted):
     _extractor(memory).transform(rgb_images)
     assert count_extracted == [5]
     assert _entries(tmp_path / "hybridtl-features")
-    with pytest.raises(TypeError, match="cache must be None, a folder path or a joblib.Memory"):
+    with pytest.raises(TypeError, match="cache must be .auto., None, a folder path or a joblib.Memory"):
         _extractor(42)
 
 
@@ -89,7 +89,7 @@ def test_a_crash_mid_write_leaves_no_entry(tmp_path, rgb_images, monkeypatch):
 
 
 def test_an_interrupted_transform_keeps_the_finished_batches(tmp_path, rgb_images, monkeypatch):
-    ext = _extractor(tmp_path)
+    ext = _extractor(tmp_path, runtime="torch")  # the interrupt is a hook on the PyTorch module
     real_model = ext.model_
     calls = []
 
@@ -105,7 +105,7 @@ def test_an_interrupted_transform_keeps_the_finished_batches(tmp_path, rgb_image
     entries = _entries(tmp_path)
     assert len(entries) == 4  # the first batch of 4
     assert all(np.load(e).shape == (1280,) for e in entries)
-    expected = CNNFeatureExtractor(image_size=32, device="cpu", batch_size=4).fit().transform(rgb_images)
+    expected = CNNFeatureExtractor(image_size=32, device="cpu", batch_size=4, runtime="torch").fit().transform(rgb_images)
     np.testing.assert_array_equal(ext.transform(rgb_images), expected)
 
 

@@ -36,7 +36,8 @@ def test_fit_predict_evaluate(folder, tmp_path, capsys):
     preds = tmp_path / "preds.csv"
     assert main(["predict", str(model), str(folder), "--out", str(preds)]) == 0
     table = pd.read_csv(preds)
-    assert list(table.columns) == ["path", "predicted", "proba_one", "proba_two", "proba_zero"]
+    assert list(table.columns) == ["path", "predicted", "proba_one", "proba_two", "proba_zero", "error"]
+    assert table["error"].isna().all()  # every image read
     assert len(table) == 36 and set(table["predicted"]) <= {"zero", "one", "two"}
     np.testing.assert_allclose(table.filter(like="proba_").sum(axis=1), 1.0, atol=1e-6)
     truth = [p.split("/")[-2] for p in table["path"]]
@@ -119,7 +120,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, message, folder, 
             Image.new("RGB", (16, 16), (i * 40, 0, 0)).save(corrupt / cls / f"{i}.jpg")
     data = (corrupt / "b" / "2.jpg").read_bytes()
     (corrupt / "b" / "2.jpg").write_bytes(data[: len(data) // 2])
-    out = tmp_path / "out.file"
+    out = tmp_path / ("out.csv" if args[0] == "predict" else "out.file")
     fill = {"tmp": tmp_path, "folder": folder, "empty_class": empty_class, "corrupt": corrupt}
     argv = [a.format(**fill) for a in args] + ["--out", str(out)]
     if argv[0] == "fit":
@@ -128,7 +129,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, message, folder, 
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and err.startswith(f"hybridtl {argv[0]}: error:")
-    assert not out.exists() and not list(tmp_path.glob(".out.file*"))
+    assert not out.exists() and not list(tmp_path.glob(".out.*"))
 
 
 def test_console_script_help_on_every_verb():
@@ -151,8 +152,7 @@ def test_an_interrupted_save_leaves_the_earlier_model_intact(folder, tmp_path, m
         raise KeyboardInterrupt
 
     monkeypatch.setattr(joblib, "dump", interrupted_dump)
-    with pytest.raises(KeyboardInterrupt):
-        main(["fit", str(folder), "--recipe", "pixels_logreg", "--out", str(model), *TINY])
+    assert main(["fit", str(folder), "--recipe", "pixels_logreg", "--out", str(model), *TINY]) == 130
     assert model.read_bytes() == b"the earlier model"
     assert [p.name for p in tmp_path.iterdir()] == ["model.joblib"]
 

@@ -96,7 +96,7 @@ def test_joblib_roundtrip_carries_the_weights(extractor, rgb_images, tmp_path, m
 def test_progress_bar_can_be_turned_on(extractor, rgb_images, capsys):
     extractor.transform(rgb_images)
     assert "img" not in capsys.readouterr().err
-    clone(extractor).set_params(progress=True).fit().transform(rgb_images)
+    clone(extractor).set_params(progress=True, cache=None).fit().transform(rgb_images)
     assert "features" in capsys.readouterr().err
 
 

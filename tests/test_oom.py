@@ -23,7 +23,8 @@ class _RaisesAbove(torch.nn.Module):
 
 
 def test_transform_halves_the_batch_and_warns_once(rgb_images):
-    ext = CNNFeatureExtractor(image_size=32, device="cpu", batch_size=8).fit()
+    # the simulated CUDA error is raised by a PyTorch module: run PyTorch, extract every time
+    ext = CNNFeatureExtractor(image_size=32, device="cpu", batch_size=8, runtime="torch", cache=None).fit()
     expected = ext.transform(rgb_images)
     ext.model_ = _RaisesAbove(ext.model_, 2)
     with pytest.warns(RuntimeWarning, match="retrying with batch_size=4") as record:
@@ -33,7 +34,7 @@ def test_transform_halves_the_batch_and_warns_once(rgb_images):
 
 
 def test_transform_fails_clearly_at_batch_size_one(rgb_images):
-    ext = CNNFeatureExtractor(image_size=32, device="cpu", batch_size=4).fit()
+    ext = CNNFeatureExtractor(image_size=32, device="cpu", batch_size=4, runtime="torch", cache=None).fit()
     ext.model_ = _RaisesAbove(ext.model_, 0)
     with pytest.warns(RuntimeWarning), pytest.raises(MemoryError, match="even at batch size 1"):
         ext.transform(rgb_images)
