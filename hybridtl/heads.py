@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -49,6 +50,27 @@ class LabelXGBClassifier(XGBClassifier):
     def predict(self, X, **kwargs):
         return self.label_encoder_.inverse_transform(super().predict(X, **kwargs).astype(int))
 
+    def predict_proba(self, X, **kwargs):
+        """Probabilities as float64, like every other hybridtl classifier."""
+        return np.asarray(super().predict_proba(X, **kwargs), dtype=np.float64)
+
+
+class Float64Scaler(StandardScaler):
+    """``StandardScaler`` whose output is float64.
+
+    The extractor gives float32 features and scikit-learn heads keep float32,
+    so without this a hybrid Pipeline's probabilities would be float32 while
+    :class:`~hybridtl.finetune.FineTuneClassifier`'s are float64.
+
+    Examples
+    --------
+    >>> Float64Scaler().fit_transform(np.ones((2, 2), np.float32)).dtype
+    dtype('float64')
+    """
+
+    def transform(self, X, copy=None):
+        return np.asarray(super().transform(X, copy=copy), dtype=np.float64)
+
 
 def make_head(head="logreg", device="cpu", random_state=0):
     """The list of Pipeline steps that follow the extractor for a named head.
@@ -56,11 +78,11 @@ def make_head(head="logreg", device="cpu", random_state=0):
     Scaling comes first where the head needs it (logistic regression, SVM).
     """
     if head == "logreg":
-        return [("scale", StandardScaler()), ("head", LogisticRegression(C=1.0, max_iter=2000))]
+        return [("scale", Float64Scaler()), ("head", LogisticRegression(C=1.0, max_iter=2000))]
     if head == "svm":
         # Probabilities by calibration, as scikit-learn recommends instead of SVC(probability=True).
         svm = CalibratedClassifierCV(SVC(C=1.0, random_state=random_state), ensemble=False)
-        return [("scale", StandardScaler()), ("head", svm)]
+        return [("scale", Float64Scaler()), ("head", svm)]
     if head == "xgboost":
         xgb_device = "cuda" if resolve_device(device).type == "cuda" else "cpu"
         clf = LabelXGBClassifier(n_estimators=200, learning_rate=0.1, max_depth=4, tree_method="hist",
