@@ -4,6 +4,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
@@ -110,3 +111,19 @@ def test_in_a_pipeline_from_files(tmp_path, rgb_images):
     pipe = Pipeline([("features", CNNFeatureExtractor(image_size=32, device="cpu")), ("head", LogisticRegression())])
     pipe.fit(paths, [0, 1, 0, 1, 0])
     np.testing.assert_allclose(pipe.predict_proba(paths), pipe.predict_proba(rgb_images), atol=1e-5)
+
+
+def test_clones_share_the_frozen_model_and_never_move_it(rgb_images):
+    """Issue 11's review bug: placing the shared model on a device must not move it under the other clones."""
+    from hybridtl.features import placed
+
+    a = CNNFeatureExtractor(image_size=32, device="cpu", runtime="torch", cache=None).fit()
+    b = clone(a).fit()
+    assert a.model_ is b.model_  # memoised, frozen, shared
+    before = {k: (v.device, v.data_ptr()) for k, v in a.model_.state_dict().items()}
+    elsewhere = placed(a.model_, torch.device("meta"))  # a second device, simulated
+    assert elsewhere is not a.model_ and next(elsewhere.parameters()).device.type == "meta"
+    assert placed(a.model_, torch.device("meta")) is elsewhere  # one copy per device, memoised
+    assert {k: (v.device, v.data_ptr()) for k, v in a.model_.state_dict().items()} == before
+    assert placed(a.model_, torch.device("cpu")) is a.model_
+    np.testing.assert_array_equal(a.transform(rgb_images), b.transform(rgb_images))

@@ -1,0 +1,95 @@
+"""CPU inference runtimes: the same features as PyTorch, built once, portable pickles, clear fallbacks."""
+
+import importlib.util
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import torch
+
+from hybridtl import runtimes
+from hybridtl.features import CNNFeatureExtractor
+from hybridtl.runtimes import RuntimeFallbackWarning, compiled_runner, installed_runtimes, resolve_runtime
+
+INSTALLED = installed_runtimes()
+CASES = [
+    {},  # the embedded default, real ImageNet weights
+    {"backbone": "timm:resnet18", "weights": None},
+    {"backbone": "torchvision:mobilenet_v3_small", "weights": None},
+    {"layer": "blocks.3"},
+    {"pooling": "max"},
+    {"pooling": "gem"},
+    {"pooling": "avgmax"},
+]
+
+
+def test_openvino_and_onnxruntime_are_installed_by_make_install():
+    assert INSTALLED == ["openvino", "onnxruntime"]
+
+
+@pytest.mark.parametrize("runtime", ["openvino", "onnxruntime"])
+@pytest.mark.parametrize("params", CASES, ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()) or "default")
+def test_same_features_as_pytorch(runtime, params, rgb_images):
+    def features(rt):
+        ext = CNNFeatureExtractor(image_size=64, device="cpu", cache=None, runtime=rt, **params).fit()
+        return ext.transform(rgb_images)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeFallbackWarning)  # a silent fallback would compare torch with torch
+        got = features(runtime)
+    np.testing.assert_allclose(got, features("torch"), atol=1e-4, rtol=0)
+
+
+def test_auto_is_the_fastest_installed_on_cpu_and_torch_on_cuda():
+    assert resolve_runtime("auto", torch.device("cpu")) == INSTALLED[0]
+    assert resolve_runtime("auto", torch.device("cuda")) == "torch"
+    assert resolve_runtime("openvino", torch.device("cuda")) == "torch"
+    with pytest.raises(ValueError, match="runtime must be one of"):
+        CNNFeatureExtractor(runtime="tensorrt").fit()
+
+
+def test_the_compiled_model_is_built_once_per_process(rgb_images, monkeypatch):
+    built = []
+    real = runtimes._BUILDERS["onnxruntime"]
+    monkeypatch.setitem(runtimes._BUILDERS, "onnxruntime", lambda m, s: built.append(s) or real(m, s))
+    ext = CNNFeatureExtractor(image_size=48, device="cpu", cache=None, runtime="onnxruntime").fit()
+    ext.transform(rgb_images)
+    ext.transform(rgb_images[:2])
+    CNNFeatureExtractor(image_size=48, device="cpu", cache=None, runtime="onnxruntime").fit().transform(rgb_images)
+    assert built == [48]
+
+
+def test_an_export_failure_falls_back_to_pytorch_with_one_warning(rgb_images, monkeypatch):
+    def broken(model, size):
+        raise RuntimeError("cannot export this graph")
+
+    monkeypatch.setitem(runtimes._BUILDERS, "openvino", broken)
+    ext = CNNFeatureExtractor(image_size=40, device="cpu", cache=None, runtime="openvino").fit()
+    with pytest.warns(RuntimeFallbackWarning, match="could not run this model in openvino.*cannot export"):
+        got = ext.transform(rgb_images)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ext.transform(rgb_images)  # no second warning, no second try
+    expected = CNNFeatureExtractor(image_size=40, device="cpu", cache=None, runtime="torch").fit().transform(rgb_images)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_pickle_runs_where_the_runtime_is_missing(rgb_images, tmp_path, monkeypatch):
+    ext = CNNFeatureExtractor(image_size=32, device="cpu", cache=None, runtime="openvino").fit()
+    expected = ext.transform(rgb_images)
+    joblib.dump(ext, tmp_path / "ext.joblib")
+    assert compiled_runner(ext.model_, "openvino", 32) is not None
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("openvino", "onnxruntime") else real(name, *a))
+    loaded = joblib.load(tmp_path / "ext.joblib")
+    with pytest.warns(RuntimeFallbackWarning, match="not installed here"):
+        got = loaded.transform(rgb_images)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_backbones_verb_names_the_runtime(capsys):
+    from hybridtl.cli import main
+
+    assert main(["backbones"]) == 0
+    assert f"CPU inference runtime (runtime='auto'): {INSTALLED[0]}" in capsys.readouterr().out
