@@ -10,6 +10,7 @@ Contenders, each at every batch size, interleaved round by round, best of ``--re
   (n, 256, 256, 3) or from JPEG files of real photos (crops of scikit-image's bundled photos, 480x360).
 
     python benchmarks/throughput.py --n-images 96 --batch-sizes 16 32 --repeats 3
+    python benchmarks/throughput.py --demo   # the extraction part of `make demo`: all digits at 64 px
 """
 
 from __future__ import annotations
@@ -92,6 +93,24 @@ def feature_agreement(ext, X):
     return {rt: float(np.abs(e.transform(X) - reference).max()) for rt, e in ext.items() if rt != "torch"}
 
 
+def demo_extraction(repeats):
+    """Seconds to extract all 1,797 digits at 64 px (what `make demo`'s hybrid recipes share), per runtime."""
+    from hybridtl.datasets import load_digits_images
+
+    X, _ = load_digits_images()
+    ext = {rt: CNNFeatureExtractor(image_size=64, device="cpu", cache=None, runtime=rt).fit()
+           for rt in ["torch"] + installed_runtimes()}
+    for e in ext.values():
+        e.transform(X[:32])  # warm-up and compile
+    best = dict.fromkeys(ext, float("inf"))
+    for _ in range(repeats):
+        for rt, e in ext.items():
+            best[rt] = min(best[rt], timed(lambda e=e: e.transform(X)))
+    print("extraction of the 1,797 digits at 64 px (make demo), best of", repeats, "interleaved:")
+    print(pd.DataFrame({"runtime": list(best), "seconds": list(best.values()),
+                        "vs_torch": [best["torch"] / v for v in best.values()]}).round(2).to_markdown(index=False))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-images", type=int, default=96)
@@ -100,7 +119,10 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", help="optional CSV path")
+    parser.add_argument("--demo", action="store_true", help="time only the extraction part of `make demo`")
     args = parser.parse_args(argv)
+    if args.demo:
+        return demo_extraction(args.repeats)
 
     X = np.random.default_rng(0).integers(0, 256, (args.n_images, 256, 256, 3), dtype=np.uint8)
     rows = []

@@ -214,8 +214,8 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
     image_size : int or None, default=None
         Side of the square input; ``None`` uses the backbone's (224 for lite0).
     batch_size : int or "auto", default="auto"
-        Images per forward pass; ``"auto"`` is 64 on CUDA and 16 on the CPU
-        (``benchmarks/throughput.py``).
+        Images per forward pass; ``"auto"`` is 64 on CUDA and with a compiled
+        CPU runtime, 16 for eager PyTorch on the CPU (``benchmarks/throughput.py``).
     device : {"auto", "cpu", "cuda"}, default="auto"
         ``"auto"`` uses CUDA when present, with AMP and channels_last there.
     amp : {"auto", True, False}, default="auto"
@@ -426,16 +426,19 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
                 yield forward(batch)
 
         with tqdm(total=len(images), disable=not self.progress, unit="img", desc="features") as bar:
-            for positions, features in halving_batches(run, len(images), self._batch_size(device), "transform"):
+            batch_size = self._batch_size(device, runner is not None)
+            for positions, features in halving_batches(run, len(images), batch_size, "transform"):
                 out[positions] = features
                 if on_batch is not None:
                     on_batch(positions, features)
                 bar.update(len(features))
         return out
 
-    def _batch_size(self, device):
+    def _batch_size(self, device, compiled=False):
+        """``"auto"``: 64 on CUDA and for a compiled CPU runtime (fewer calls; small images gain most),
+        16 for eager PyTorch on the CPU, where larger batches measured slower."""
         if self.batch_size == "auto":
-            return 64 if device.type == "cuda" else 16
+            return 64 if device.type == "cuda" or compiled else 16
         return int(self.batch_size)
 
     def get_feature_names_out(self, input_features=None):

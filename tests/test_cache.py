@@ -133,12 +133,21 @@ def test_concurrent_processes_share_one_cache(tmp_path, rgb_images):
     np.testing.assert_array_equal(_extractor(tmp_path / "cache").transform(rgb_images), a)
 
 
-def test_gridsearch_extracts_each_image_once(tmp_path, small_digits, count_extracted):
+@pytest.mark.parametrize("where", ["disk", "default (in memory)"])
+def test_gridsearch_extracts_each_image_once(tmp_path, small_digits, count_extracted, where):
     X, y = small_digits
-    pipe = make_hybrid_pipeline("logreg", image_size=32, device="cpu", cache=tmp_path)
+    params = {"cache": tmp_path} if where == "disk" else {}
+    pipe = make_hybrid_pipeline("logreg", image_size=32, device="cpu", **params)
     search = GridSearchCV(pipe, {"head__C": [0.1, 1.0, 10.0]}, cv=5).fit(X, y)
     assert sum(count_extracted) == len(X)  # 16 fits (15 + refit), each image through the network once
     assert search.best_score_ > 0.8
+
+
+def test_no_cache_extracts_on_every_fit(small_digits, count_extracted):
+    X, y = small_digits
+    pipe = make_hybrid_pipeline("logreg", image_size=32, device="cpu", cache=None)
+    GridSearchCV(pipe, {"head__C": [0.1, 1.0]}, cv=3).fit(X, y)
+    assert sum(count_extracted) > 3 * len(X)
 
 
 def test_random_weights_are_keyed_by_their_values(tmp_path, rgb_images, count_extracted):

@@ -310,3 +310,14 @@ def test_a_table_with_several_columns_is_refused_clearly(tmp_path):
     frame = pd.DataFrame({"path": ["a.png", "b.png"], "label": ["x", "y"]})
     with pytest.raises(TypeError, match=r"DataFrame with 2 columns \['path', 'label'\]; pass one column"):
         as_image_set(frame)
+
+
+def test_bench_extracts_each_image_once_for_all_hybrid_recipes(messy, tmp_path, monkeypatch):
+    seen = []
+    real = CNNFeatureExtractor._extract
+    monkeypatch.setattr(CNNFeatureExtractor, "_extract", lambda self, images, on_batch=None: seen.append(len(images)) or real(self, images, on_batch))
+    out = tmp_path / "bench"
+    assert main(["bench", str(messy), "--recipes", "cnn_logreg", "cnn_xgboost", "--out", str(out), *TINY]) == 0
+    assert sum(seen) == 12  # one extraction shared by both hybrid recipes
+    results = pd.read_csv(out / "results.csv")
+    assert results["shared_extract_seconds"].notna().all() and results["shared_extract_seconds"].nunique() == 1
