@@ -27,7 +27,7 @@ import numpy as np
 
 from .atomic import atomic_path
 
-__all__ = ["FeatureCache", "image_key", "resolve_cache"]
+__all__ = ["FeatureCache", "clear_memory", "image_key", "resolve_cache"]
 
 
 def image_key(item):
@@ -60,6 +60,11 @@ def image_key(item):
 # folds of a grid search neither extract nor read the same images again; bounded to about 256 MB.
 _RECENT = OrderedDict()
 _RECENT_BYTES = 256 * 2**20
+
+
+def clear_memory():
+    """Forget the features this process holds in memory (``cache="auto"``); disk caches stay."""
+    _RECENT.clear()
 
 
 def _remember(key, vector):

@@ -45,6 +45,6 @@ def fresh_feature_memo():
     """Each test starts with an empty in-process feature memo (cache="auto"), as a new process would."""
     from hybridtl import cache
 
-    cache._RECENT.clear()
+    cache.clear_memory()
     yield
-    cache._RECENT.clear()
+    cache.clear_memory()
