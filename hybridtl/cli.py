@@ -221,7 +221,6 @@ def cmd_fit(args):
 
 def _proba_table(model, data, skipped):
     """One row per image: path, predicted, proba_<class>..., and error (empty where it read)."""
-    import numpy as np
     import pandas as pd
 
     proba = model.predict_proba(data.X)

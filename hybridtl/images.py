@@ -27,7 +27,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from .decoding import ImageReadError, decode_pil, read_image
+from .decoding import decode_pil, read_image
 
 __all__ = ["IMAGE_EXTENSIONS", "Preprocess", "as_image_set", "find_unreadable", "list_images", "load_image_folder"]
 
