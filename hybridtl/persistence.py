@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 __all__ = ["CPUWeightsPickle"]
 
 
@@ -22,6 +24,10 @@ class CPUWeightsPickle:
 
     def __setstate__(self, state):
         weights = state.pop("_model_state", None)
+        # parameters added after the file was saved take their defaults (e.g. on_error, runtime)
+        for name, parameter in inspect.signature(type(self).__init__).parameters.items():
+            if name != "self" and parameter.default is not inspect.Parameter.empty:
+                state.setdefault(name, parameter.default)
         super().__setstate__(state)
         if weights is not None:
             self.model_ = self._empty_model()

@@ -127,3 +127,14 @@ def test_clones_share_the_frozen_model_and_never_move_it(rgb_images):
     assert {k: (v.device, v.data_ptr()) for k, v in a.model_.state_dict().items()} == before
     assert placed(a.model_, torch.device("cpu")) is a.model_
     np.testing.assert_array_equal(a.transform(rgb_images), b.transform(rgb_images))
+
+
+def test_a_model_saved_before_new_parameters_existed_still_loads(rgb_images):
+    ext = CNNFeatureExtractor(image_size=32, device="cpu").fit()
+    state = ext.__getstate__()
+    for added in ("on_error", "runtime"):
+        del state[added]  # as in a file written by hybridtl 0.1.0
+    old = CNNFeatureExtractor.__new__(CNNFeatureExtractor)
+    old.__setstate__(state)
+    assert old.get_params()["on_error"] == "raise" and old.get_params()["runtime"] == "auto"
+    np.testing.assert_allclose(old.transform(rgb_images), ext.transform(rgb_images), atol=1e-6)
