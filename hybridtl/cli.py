@@ -134,16 +134,19 @@ def _override(model, args):
     given = {"device": args.device, "batch_size": args.batch_size, "num_workers": args.num_workers,
              "progress": False if args.no_progress else None}
     given = {k: v for k, v in given.items() if v is not None}
-    steps = [step for _, step in getattr(model, "steps", [])] or [model]
-    for step in steps:
+    for step in _estimators(model):
         if isinstance(step, (CNNFeatureExtractor, FineTuneClassifier)) and given:
             step.set_params(**given)
             step._check_params()
 
 
+def _estimators(model):
+    """The steps of a Pipeline, or the model itself."""
+    return [step for _, step in getattr(model, "steps", [])] or [model]
+
+
 def _interrupted(estimator):
-    steps = [step for _, step in getattr(estimator, "steps", [])] or [estimator]
-    return any(getattr(step, "interrupted_", False) for step in steps)
+    return any(getattr(step, "interrupted_", False) for step in _estimators(estimator))
 
 
 # -- verbs -------------------------------------------------------------------

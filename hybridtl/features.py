@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .backbones import load_backbone
 from .cache import FeatureCache, image_key, resolve_cache
 from .devices import autocast, resolve_device, use_amp
-from .images import Preprocess, as_image_set, readable_part, warn_skipped
+from .images import Preprocess, as_image_set, rows_for_readable
 from .oom import halving_batches
 from .parameters import check_shared
 from .runtimes import RUNTIMES, compiled_runner, resolve_runtime
@@ -349,14 +349,8 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         self._check_params()
         images = as_image_set(X, self.on_error)
-        good, bad = readable_part(images, self.on_error, int(self.num_workers))
-        if not bad:
-            return self._features(images)
-        warn_skipped(bad, len(images))
-        out = np.full((len(images), self.n_features_out_), np.nan, dtype=np.float32)
-        if len(good):
-            out[good] = self._features(images.subset(good))
-        return out
+        return rows_for_readable(images, self.on_error, int(self.num_workers), self.n_features_out_, self._features,
+                                 np.float32)
 
     def _features(self, images):
         enabled, directory = resolve_cache(self.cache)

@@ -19,9 +19,9 @@ from torch import nn
 from .backbones import load_backbone, replace_classifier, trainable_blocks
 from .callbacks import EarlyStopping, FreezeBatchNorm, LRSchedule, TrainState
 from .devices import resolve_device, use_amp
-from .images import Preprocess, as_image_set, readable_part, warn_skipped
+from .images import Preprocess, as_image_set, readable_part, rows_for_readable, warn_skipped
 from .oom import BatchBackOff, retry_halving
-from .parameters import check_shared
+from .parameters import check_count, check_shared
 from .persistence import CPUWeightsPickle
 from .strategies import STRATEGIES, make_strategy
 from .training import (
@@ -199,9 +199,6 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             (_positive_number(self.lr), "lr must be a positive number"),
             (_positive_number(self.head_lr_mult), "head_lr_mult must be a positive number"),
             (_positive_number(self.finetune_lr_mult), "finetune_lr_mult must be a positive number"),
-            (_count(self.epochs, 1), "epochs must be an integer >= 1"),
-            (_count(self.patience, 1), "patience must be an integer >= 1"),
-            (_count(self.head_epochs, 0), "head_epochs must be an integer >= 0"),
             (0 <= self.label_smoothing < 1, "label_smoothing must lie in [0, 1)"),
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (
@@ -212,6 +209,8 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        for name, minimum in (("epochs", 1), ("patience", 1), ("head_epochs", 0)):
+            check_count(name, getattr(self, name), minimum)
         LRSchedule(self.lr_schedule)
         check_shared(self, allow_auto_batch=False)
 
@@ -386,20 +385,18 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         self._check_params()
         images = as_image_set(X, self.on_error)
-        good, bad = readable_part(images, self.on_error, int(self.num_workers))
-        warn_skipped(bad, len(images))
         device = resolve_device(self.device)
         model = self.model_.to(device, memory_format=torch.channels_last)
-        readable = images.subset(good) if bad else images
 
-        def predict_at(size):
-            batches = readable.batches(self.preprocess_, size, device, int(self.num_workers))
-            return predict_proba(model, batches, device, use_amp(self.amp, device))
+        def probabilities(readable):
+            def predict_at(size):
+                batches = readable.batches(self.preprocess_, size, device, int(self.num_workers))
+                return predict_proba(model, batches, device, use_amp(self.amp, device))
 
-        out = np.full((len(images), len(self.classes_)), np.nan)
-        if len(good):
-            out[good] = retry_halving(predict_at, int(self.batch_size), "predict").double().numpy()
-        return out
+            return retry_halving(predict_at, int(self.batch_size), "predict").double().numpy()
+
+        return rows_for_readable(images, self.on_error, int(self.num_workers), len(self.classes_), probabilities,
+                                 np.float64)
 
     def predict(self, X):
         """Predicted class labels; ``None`` for images skipped with ``on_error="skip"``."""
@@ -462,6 +459,3 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
 def _positive_number(value):
     return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and value > 0 and math.isfinite(value)
 
-
-def _count(value, minimum):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum

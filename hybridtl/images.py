@@ -439,6 +439,21 @@ def readable_part(images, on_error, num_workers=0):
     return np.setdiff1d(everything, [i for i, _, _ in bad]), bad
 
 
+def rows_for_readable(images, on_error, num_workers, width, compute, dtype):
+    """``compute(image set)`` row by image; with ``on_error="skip"`` unreadable images get NaN rows.
+
+    The one place that probes, warns and fills, for transform and predict_proba alike.
+    """
+    good, bad = readable_part(images, on_error, num_workers)
+    if not bad:
+        return compute(images)
+    warn_skipped(bad, len(images))
+    out = np.full((len(images), width), np.nan, dtype=dtype)
+    if len(good):
+        out[good] = compute(images.subset(good))
+    return out
+
+
 def is_hidden(name):
     """Names that are never data: dot files and folders (``.DS_Store``, macOS ``._x.jpg``,
     ``.ipynb_checkpoints``) and macOS archive folders (``__MACOSX``)."""
