@@ -16,6 +16,8 @@ _LAZY = {
     "load_backbone": "backbones",
     "load_image_folder": "images",
     "make_hybrid_pipeline": "heads",
+    "save": "serialization",
+    "load": "serialization",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

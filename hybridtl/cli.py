@@ -48,6 +48,12 @@ def _batch_size(text):
     return text if text == "auto" else _positive_int(text)
 
 
+def _model_args(parser):
+    parser.add_argument("model", help="a model file written by 'hybridtl fit' or hybridtl.save")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="also load joblib/pickle files, which run any code they hold: only from trusted sources")
+
+
 def _runtime_args(parser, batch_default=None):
     parser.add_argument("--device", default=None if batch_default is None else "auto", help="auto, cpu or cuda")
     parser.add_argument("--batch-size", type=_batch_size, default=batch_default, help="images per batch")
@@ -109,21 +115,37 @@ def _need(module, extra):
         raise ValueError(f"this needs the optional package {module!r}, which is not installed: pip install {extra}")
 
 
-def load_model(path):
-    """A fitted classifier from a joblib file, or a one-line ValueError saying why not."""
-    import joblib
+def load_model(path, trust_pickle=False):
+    """A fitted classifier from a hybridtl model file (or, with ``trust_pickle``, a joblib/pickle file).
+
+    Anything else, or a pickle without ``trust_pickle``, is a one-line ValueError saying why not.
+    """
+    from .serialization import is_hybridtl_file, load
 
     if not Path(path).is_file():
         raise ValueError(f"model file {str(path)!r} does not exist")
-    try:
-        model = joblib.load(path)
-    except Exception as exc:  # noqa: BLE001 - any failure to unpickle means: not a model file we can read
-        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-        raise ValueError(f"{str(path)!r} is not a model file hybridtl can read ({reason})") from None
+    if is_hybridtl_file(path):
+        model = load(path)
+    elif not trust_pickle:
+        raise ValueError(f"{str(path)!r} is not a hybridtl model file; if it is a joblib/pickle file, loading it "
+                         "runs any code it holds: pass --trust-pickle only if you trust where it came from, "
+                         "or re-save it with hybridtl.save / 'hybridtl fit'")
+    else:
+        model = _unpickle(path)
     if not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
         raise ValueError(f"{str(path)!r} holds a {type(model).__name__}, not a fitted hybridtl or scikit-learn "
                          "classifier (save one with 'hybridtl fit')")
     return model
+
+
+def _unpickle(path):
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # noqa: BLE001 - any failure to unpickle means: not a model file we can read
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        raise ValueError(f"{str(path)!r} is not a model file hybridtl can read ({reason})") from None
 
 
 def _override(model, args):
@@ -199,11 +221,11 @@ def cmd_extract(args):
 
 
 def cmd_fit(args):
-    import joblib
     from sklearn.model_selection import GridSearchCV
 
-    from .atomic import atomic_path, check_writable
+    from .atomic import check_writable
     from .recipes import load_recipe
+    from .serialization import save
 
     check_writable(args.out)
     recipe = load_recipe(args.recipe)
@@ -217,8 +239,7 @@ def cmd_fit(args):
         estimator.fit(data.X, data.y)
     if _interrupted(estimator):
         raise Interrupted
-    with atomic_path(args.out) as tmp:
-        joblib.dump(estimator, tmp)
+    save(estimator, args.out)
     print(f"fitted {recipe.name} on {len(data.y)} images; saved {args.out}")
 
 
@@ -241,7 +262,7 @@ def cmd_predict(args):
     from .atomic import atomic_path, check_writable
 
     check_writable(args.out, (".csv",))
-    model = load_model(args.model)
+    model = load_model(args.model, args.trust_pickle)
     _override(model, args)
     data, skipped = _load(args, labelled=False)
     table = _proba_table(model, data, skipped)
@@ -263,7 +284,7 @@ def cmd_evaluate(args):
     out = Path(args.out) if args.out else None
     if out is not None:
         check_writable(out, folder=True)
-    model = load_model(args.model)
+    model = load_model(args.model, args.trust_pickle)
     _override(model, args)
     data, _ = _load(args, skipped_csv=None if out is None else out / "skipped.csv")
     unseen = sorted(set(np.unique(data.y).tolist()) - set(np.asarray(model.classes_).tolist()), key=str)
@@ -337,14 +358,14 @@ def build_parser():
     p = verbs.add_parser("fit", help="fit a recipe and save the model")
     _data_args(p)
     p.add_argument("--recipe", required=True, help="a built-in recipe name or a recipe .py file")
-    p.add_argument("--out", required=True, help="model file, e.g. model.joblib")
+    p.add_argument("--out", required=True, help="model file, e.g. model.hybridtl (a safe format whatever the suffix)")
     p.add_argument("--grid", action="store_true", help="tune the recipe's GRID with GridSearchCV")
     p.add_argument("--cv", type=int, default=3, help="folds for --grid")
     _settings_args(p)
     p.set_defaults(func=cmd_fit)
 
     p = verbs.add_parser("predict", help="predicted class and one probability column per class, as CSV")
-    p.add_argument("model")
+    _model_args(p)
     _data_args(p, UNLABELLED_HELP)
     p.add_argument("--out", required=True, help="CSV file")
     p.add_argument("--seed", type=int, default=0)
@@ -352,7 +373,7 @@ def build_parser():
     p.set_defaults(func=cmd_predict)
 
     p = verbs.add_parser("evaluate", help="accuracy, macro-F1, classification report, confusion matrix")
-    p.add_argument("model")
+    _model_args(p)
     _data_args(p)
     p.add_argument("--out", default=None, help="folder for metrics.csv, classification_report.csv and the confusion matrix")
     p.add_argument("--seed", type=int, default=0)

@@ -1,10 +1,34 @@
-"""Pickling (joblib) of estimators that hold a fitted torch module in ``model_``."""
+"""Pickling (joblib) and safe saving of estimators that hold a fitted torch module in ``model_``.
+
+The same ``__getstate__`` / ``__setstate__`` serve both formats. Pickled,
+the weights travel inside the state as CPU tensors. Saved by
+:func:`hybridtl.save`, the weights go to a safetensors file instead and the
+state only names them (``_weights_key``), so the rest of the state holds
+plain data that ``skops.io`` can load without unpickling anything.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 
-__all__ = ["CPUWeightsPickle"]
+import pandas as pd
+
+__all__ = ["CPUWeightsPickle", "weights_apart"]
+
+# While hybridtl.save / hybridtl.load run: the dict of tensors kept apart from the state
+_WEIGHTS = contextvars.ContextVar("hybridtl_weights", default=None)
+
+
+@contextlib.contextmanager
+def weights_apart(tensors):
+    """Within the block, states put their weights into (save) or take them from (load) ``tensors``."""
+    token = _WEIGHTS.set(tensors)
+    try:
+        yield tensors
+    finally:
+        _WEIGHTS.reset(token)
 
 
 class CPUWeightsPickle:
@@ -18,12 +42,26 @@ class CPUWeightsPickle:
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__ itself
         model = state.pop("model_", None)
+        apart = _WEIGHTS.get()
         if model is not None:
-            state["_model_state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            if apart is None:
+                state["_model_state"] = weights
+            else:
+                key = state["_weights_key"] = f"model{len({k.split('/')[0] for k in apart})}"
+                apart.update({f"{key}/{name}": tensor.clone().contiguous() for name, tensor in weights.items()})
+        if apart is not None and isinstance(state.get("history_"), pd.DataFrame):
+            state["history_"] = state["history_"].to_dict(orient="list")  # plain data for skops
         return state
 
     def __setstate__(self, state):
         weights = state.pop("_model_state", None)
+        key = state.pop("_weights_key", None)
+        if key is not None:
+            prefix = f"{key}/"
+            weights = {k[len(prefix):]: v for k, v in _WEIGHTS.get().items() if k.startswith(prefix)}
+        if isinstance(state.get("history_"), dict):
+            state["history_"] = pd.DataFrame(state["history_"])
         # parameters added after the file was saved take their defaults (e.g. on_error, runtime)
         for name, parameter in inspect.signature(type(self).__init__).parameters.items():
             if name != "self" and parameter.default is not inspect.Parameter.empty:

@@ -29,7 +29,7 @@ def folder(tmp_path_factory):
 
 
 def test_fit_predict_evaluate(folder, tmp_path, capsys):
-    model = tmp_path / "model.joblib"
+    model = tmp_path / "model.hybridtl"
     assert main(["fit", str(folder), "--recipe", "cnn_logreg", "--out", str(model), *TINY]) == 0
     assert model.is_file()
 
@@ -55,7 +55,7 @@ def test_fit_with_grid_and_csv_data(folder, tmp_path, capsys):
     rows = [(str(p.relative_to(folder)), p.parent.name) for p in sorted(folder.rglob("*.*"))]
     csv = folder / "data.csv"
     pd.DataFrame(rows, columns=["path", "label"]).to_csv(csv, index=False)
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.hybridtl"
     assert main(["fit", str(csv), "--recipe", "pixels_logreg", "--grid", "--out", str(model), *TINY]) == 0
     assert "best parameters {'head__C'" in capsys.readouterr().out
     csv.unlink()
@@ -95,7 +95,7 @@ def test_bench_writes_the_report(folder, tmp_path):
 def test_user_recipe_file(folder, tmp_path):
     recipe = tmp_path / "mine.py"
     recipe.write_text('"""Mine."""\nfrom hybridtl.recipes import hybrid_builder\nbuild = hybrid_builder("logreg")\n')
-    assert main(["fit", str(folder), "--recipe", str(recipe), "--out", str(tmp_path / "m.joblib"), *TINY]) == 0
+    assert main(["fit", str(folder), "--recipe", str(recipe), "--out", str(tmp_path / "m.hybridtl"), *TINY]) == 0
 
 
 @pytest.mark.parametrize(
@@ -141,24 +141,25 @@ def test_console_script_help_on_every_verb():
 
 
 def test_an_interrupted_save_leaves_the_earlier_model_intact(folder, tmp_path, monkeypatch):
-    import joblib
+    import zipfile
 
-    model = tmp_path / "model.joblib"
+    model = tmp_path / "model.hybridtl"
     model.write_bytes(b"the earlier model")
+    real_writestr = zipfile.ZipFile.writestr
 
-    def interrupted_dump(obj, path, **kwargs):
-        with open(path, "wb") as f:
-            f.write(b"half a pick")
-        raise KeyboardInterrupt
+    def interrupted_writestr(self, name, data, *args, **kwargs):
+        real_writestr(self, name, data[: len(data) // 2] if name == "model.skops" else data, *args, **kwargs)
+        if name == "model.skops":
+            raise KeyboardInterrupt
 
-    monkeypatch.setattr(joblib, "dump", interrupted_dump)
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", interrupted_writestr)
     assert main(["fit", str(folder), "--recipe", "pixels_logreg", "--out", str(model), *TINY]) == 130
     assert model.read_bytes() == b"the earlier model"
-    assert [p.name for p in tmp_path.iterdir()] == ["model.joblib"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model.hybridtl"]
 
 
 def test_predict_on_a_plain_folder_of_new_images(folder, tmp_path):
-    model = tmp_path / "model.joblib"
+    model = tmp_path / "model.hybridtl"
     assert main(["fit", str(folder), "--recipe", "pixels_logreg", "--out", str(model), *TINY]) == 0
     new = tmp_path / "new"
     new.mkdir()

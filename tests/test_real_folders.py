@@ -84,7 +84,7 @@ def test_hidden_items_are_skipped_at_every_depth(messy):
 
 
 def test_fit_and_predict_ignore_the_junk(messy, tmp_path):
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.hybridtl"
     assert main(["fit", str(messy), "--recipe", "cnn_logreg", "--out", str(model), *TINY]) == 0
     preds = tmp_path / "p.csv"
     assert main(["predict", str(model), str(messy), "--out", str(preds), "--no-progress"]) == 0
@@ -119,7 +119,7 @@ def test_on_error_skip_in_fine_tuning(with_corrupt):
 
 
 def test_cli_skip_bad_reports_and_keeps_going(with_corrupt, tmp_path, capsys):
-    model = tmp_path / "model.joblib"
+    model = tmp_path / "model.hybridtl"
     argv = ["fit", str(with_corrupt), "--recipe", "cnn_logreg", "--out", str(model), *TINY]
     assert main(argv) == 2  # without --skip-bad the bad file stops the run, named
     assert "cat_00.jpg" in capsys.readouterr().err and not model.exists()
@@ -137,7 +137,7 @@ def test_cli_skip_bad_reports_and_keeps_going(with_corrupt, tmp_path, capsys):
 
 
 def test_predict_a_single_image_file(messy, tmp_path):
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.hybridtl"
     assert main(["fit", str(messy), "--recipe", "pixels_logreg", "--out", str(model), *TINY]) == 0
     one = messy / "cat" / "cat_01.png"
     assert main(["predict", str(model), str(one), "--out", str(tmp_path / "one.csv")]) == 0
@@ -156,7 +156,7 @@ def _one_line_exit_2(argv, capsys, *needles):
 
 
 def test_model_files_that_are_not_models(messy, tmp_path, capsys):
-    good = tmp_path / "m.joblib"
+    good = tmp_path / "m.hybridtl"
     assert main(["fit", str(messy), "--recipe", "pixels_logreg", "--out", str(good), *TINY]) == 0
     cases = {"dict.joblib": None, "text.joblib": b"this is a text file\n" * 10,
              "truncated.joblib": good.read_bytes()[:200], "empty.joblib": b""}
@@ -167,6 +167,10 @@ def test_model_files_that_are_not_models(messy, tmp_path, capsys):
         else:
             path.write_bytes(content)
         _one_line_exit_2(["predict", str(path), str(messy), "--out", str(tmp_path / "p.csv")], capsys, name)
+        _one_line_exit_2(["predict", str(path), str(messy), "--out", str(tmp_path / "p.csv"), "--trust-pickle"],
+                         capsys, name)
+    _one_line_exit_2(["predict", str(tmp_path / "dict.joblib"), str(messy), "--out", str(tmp_path / "p.csv"),
+                      "--trust-pickle"], capsys, "holds a dict, not a fitted")
     assert not (tmp_path / "p.csv").exists()
 
 
@@ -179,7 +183,7 @@ def test_outputs_and_options_are_checked_before_any_work(messy, tmp_path, capsys
     _one_line_exit_2(["extract", str(messy), "--out", str(tmp_path / "feats.csv")], capsys, "must end in .npz or .parquet")
     _one_line_exit_2(["fit", str(messy), "--recipe", "cnn_logreg", "--out", "/proc/x.joblib"], capsys,
                      "cannot write '/proc/x.joblib'")
-    _one_line_exit_2(["predict", "m.joblib", str(messy), "--out", "/proc/p.csv"], capsys, "/proc/p.csv")
+    _one_line_exit_2(["predict", "m.hybridtl", str(messy), "--out", "/proc/p.csv"], capsys, "/proc/p.csv")
     _one_line_exit_2(["bench", str(messy), "--recipes", "nope", "--out", str(tmp_path / "b")], capsys, "unknown recipe")
     real_find_spec = cli.importlib.util.find_spec
     monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None if name == "pyarrow" else real_find_spec(name))
@@ -196,7 +200,7 @@ def test_a_size_the_backbone_cannot_take_is_caught_up_front(messy, tmp_path, cap
 def test_files_written_have_normal_permissions(messy, tmp_path):
     old = os.umask(0o022)
     try:
-        model = tmp_path / "m.joblib"
+        model = tmp_path / "m.hybridtl"
         assert main(["fit", str(messy), "--recipe", "pixels_logreg", "--out", str(model), *TINY]) == 0
         assert main(["predict", str(model), str(messy), "--out", str(tmp_path / "p.csv")]) == 0
         assert main(["evaluate", str(model), str(messy), "--out", str(tmp_path / "ev")]) == 0
@@ -210,7 +214,7 @@ def test_csv_paths_stay_as_the_user_wrote_them(messy, tmp_path):
     rows = [(os.path.relpath(p, messy), label) for p, label in zip(*load_image_folder(messy))]
     pd.DataFrame(rows, columns=["path", "label"]).to_csv(messy / "list.csv", index=False)
     try:
-        model = tmp_path / "m.joblib"
+        model = tmp_path / "m.hybridtl"
         assert main(["fit", str(messy / "list.csv"), "--recipe", "pixels_logreg", "--out", str(model), *TINY]) == 0
         assert main(["predict", str(model), str(messy / "list.csv"), "--out", str(tmp_path / "p.csv")]) == 0
         assert pd.read_csv(tmp_path / "p.csv")["path"].tolist() == [r[0] for r in rows]
@@ -219,7 +223,7 @@ def test_csv_paths_stay_as_the_user_wrote_them(messy, tmp_path):
 
 
 def test_evaluate_writes_tables_and_warns_about_unseen_classes(messy, tmp_path, capsys):
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.hybridtl"
     only_cat = tmp_path / "only"
     (only_cat / "cat").mkdir(parents=True)
     (only_cat / "dog").mkdir()
@@ -238,7 +242,7 @@ def test_evaluate_writes_tables_and_warns_about_unseen_classes(messy, tmp_path, 
 
 
 def test_predict_overrides_saved_runtime_settings(messy, tmp_path, monkeypatch):
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.hybridtl"
     assert main(["fit", str(messy), "--recipe", "cnn_logreg", "--out", str(model), *TINY]) == 0
     seen = {}
     real = CNNFeatureExtractor.transform
@@ -256,7 +260,7 @@ def test_predict_overrides_saved_runtime_settings(messy, tmp_path, monkeypatch):
 def test_ctrl_c_during_fit_exits_130_and_keeps_the_earlier_model(messy, tmp_path, monkeypatch, capsys):
     from hybridtl import training
 
-    model = tmp_path / "model.joblib"
+    model = tmp_path / "model.hybridtl"
     model.write_bytes(b"the earlier model")
 
     def interrupted(*args, **kwargs):
