@@ -19,6 +19,7 @@ __all__ = [
     "EarlyStopping",
     "FreezeBatchNorm",
     "LRSchedule",
+    "TerminateOnNaN",
     "TrainState",
 ]
 
@@ -133,3 +134,40 @@ class EarlyStopping(Callback):
         if self.best_state is not None:
             state.model.load_state_dict(self.best_state)
             state.best_epoch = self.best_epoch
+
+
+def _cpu_copy(model):
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+class TerminateOnNaN(Callback):
+    """Stop when the training loss becomes NaN or infinite, with a warning, and keep sound weights.
+
+    Runs after :class:`EarlyStopping`: when that restored its best epoch, those
+    weights stay; without validation, the weights of the last epoch with a
+    finite loss are put back (the starting weights if the first epoch fails).
+    The epoch's row in ``history_`` shows the non-finite loss.
+    """
+
+    def on_train_begin(self, state):
+        self.kept, self.kept_epoch, self.failed_epoch = _cpu_copy(state.model), None, None
+
+    def on_epoch_end(self, state):
+        loss = state.record.get("train_loss", math.nan)
+        if math.isfinite(loss):
+            if math.isnan(state.record.get("val_loss", math.nan)):  # early stopping keeps nothing then
+                self.kept, self.kept_epoch = _cpu_copy(state.model), state.epoch
+            return
+        self.failed_epoch, state.stop = state.epoch, True
+
+    def on_train_end(self, state):
+        if self.failed_epoch is None:
+            return
+        import warnings
+
+        if state.best_epoch is None:
+            state.model.load_state_dict(self.kept)
+            state.best_epoch = self.kept_epoch
+        kept = "the starting weights" if state.best_epoch is None else f"the weights of epoch {state.best_epoch + 1}"
+        warnings.warn(f"the training loss became non-finite at epoch {self.failed_epoch + 1}; training stopped "
+                      f"and {kept} are kept (lower lr, or check the data)", RuntimeWarning, stacklevel=4)

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .backbones import load_backbone, replace_classifier, trainable_blocks
-from .callbacks import EarlyStopping, FreezeBatchNorm, LRSchedule, TrainState
+from .callbacks import EarlyStopping, FreezeBatchNorm, LRSchedule, TerminateOnNaN, TrainState
 from .devices import resolve_device, use_amp
 from .images import Preprocess, as_image_set, readable_part, rows_for_readable, warn_skipped
 from .oom import BatchBackOff, retry_halving
@@ -333,7 +333,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         )
         callbacks = [strategy, LRSchedule(self.lr_schedule)]
         callbacks += [FreezeBatchNorm()] if self.freeze_bn else []
-        return callbacks + [EarlyStopping(int(self.patience))]
+        return callbacks + [EarlyStopping(int(self.patience)), TerminateOnNaN()]
 
     def _new_run(self, classes, targets, seed, device):
         """A freshly built network, optimizer, loss and RNG for one training run (fit or lr_find)."""

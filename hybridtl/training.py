@@ -121,7 +121,7 @@ def fit_loop(state, callbacks, epochs, train_epoch, validate, progress=True):
                 callback.on_epoch_end(state)
             state.history.append(state.record)
             bar.set_postfix(loss=f"{train_loss:.3f}", val_loss=f"{val_loss:.3f}")
-            if state.stop or not math.isfinite(train_loss):
+            if state.stop:
                 break
     except KeyboardInterrupt:
         state.interrupted = True

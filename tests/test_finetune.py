@@ -223,3 +223,36 @@ def test_class_weight_with_string_labels(small_digits, class_weight):
     assert len(frame) == 3
     with pytest.raises(ValueError, match="class_weight names labels \\['cat'\\]"):
         clf.set_params(class_weight={"cat": 1.0}).fit(X, labels)
+
+
+@pytest.mark.parametrize("validation_fraction", [None, 0.25])
+def test_a_non_finite_loss_stops_training_and_keeps_sound_weights(small_digits, monkeypatch, validation_fraction):
+    """Epoch 3 blows up (every weight NaN, loss NaN): training stops with a warning and sound weights stay."""
+    import math
+
+    import torch
+
+    from hybridtl import finetune
+
+    X, y = small_digits
+    real = finetune.run_epoch
+    calls = []
+
+    def blows_up_third(model, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.fill_(math.nan)
+            return math.nan, 0.0
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(finetune, "run_epoch", blows_up_third)
+    clf = FineTuneClassifier(weights=None, image_size=32, epochs=6, batch_size=16, device="cpu", progress=False,
+                             random_state=0, validation_fraction=validation_fraction, patience=10)
+    with pytest.warns(RuntimeWarning, match="non-finite at epoch 3; training stopped and the weights of epoch"):
+        clf.fit(X, y)
+    assert len(clf.history_) == 3 and math.isnan(clf.history_["train_loss"].iloc[2])
+    assert clf.best_epoch_ in (1, 2)
+    assert all(torch.isfinite(p).all() for p in clf.model_.parameters())
+    assert np.isfinite(clf.predict_proba(X)).all()
