@@ -243,8 +243,12 @@ def cmd_fit(args):
     print(f"fitted {recipe.name} on {len(data.y)} images; saved {args.out}")
 
 
-def _proba_table(model, data, skipped):
-    """One row per image: path, predicted, proba_<class>..., and error (empty where it read)."""
+# predict streams its input in chunks of this many images, so its memory stays flat in their number
+PREDICT_CHUNK = 2048
+
+
+def _proba_table(model, data):
+    """One row per image: path, predicted, proba_<class>..., and error (empty: it was read)."""
     import pandas as pd
 
     proba = model.predict_proba(data.X)
@@ -252,24 +256,30 @@ def _proba_table(model, data, skipped):
     for j, label in enumerate(model.classes_):
         table[f"proba_{label}"] = proba[:, j]
     table["error"] = ""
-    if skipped is not None and not skipped.empty:
-        table = pd.concat([table, skipped.assign(predicted="")], ignore_index=True)
-        table["error"] = table["error"].fillna("")
     return table
 
 
 def cmd_predict(args):
+    from tqdm.auto import tqdm
+
     from .atomic import atomic_path, check_writable
+    from .data import subset
 
     check_writable(args.out, (".csv",))
     model = load_model(args.model, args.trust_pickle)
     _override(model, args)
     data, skipped = _load(args, labelled=False)
-    table = _proba_table(model, data, skipped)
+    n = len(data.ids)
+    starts = range(0, n, PREDICT_CHUNK)
     with atomic_path(args.out) as tmp:
-        table.to_csv(tmp, index=False)
-    print(f"wrote {len(table)} predictions to {args.out}" + (f" ({len(skipped)} unreadable, see the error column)"
-                                                            if skipped is not None and len(skipped) else ""))
+        for start in tqdm(starts, disable=args.no_progress or len(starts) == 1, unit="chunk", desc="predict"):
+            part = subset(data, range(start, min(n, start + PREDICT_CHUNK)))
+            columns = _proba_table(model, part)
+            columns.to_csv(tmp, mode="a", header=start == 0, index=False)
+        if skipped is not None and len(skipped):  # one row per unreadable image, with its error
+            skipped.reindex(columns=columns.columns).to_csv(tmp, mode="a", header=False, index=False)
+    unread = f" ({len(skipped)} unreadable, see the error column)" if skipped is not None and len(skipped) else ""
+    print(f"wrote {n + (0 if skipped is None else len(skipped))} predictions to {args.out}{unread}")
 
 
 def cmd_evaluate(args):

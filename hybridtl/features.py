@@ -391,22 +391,29 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
             else:
                 out[i] = found
         if missing:
+            missing = np.asarray(missing)
 
             def store(positions, features):
-                for position, vector in zip(range(positions.start, positions.stop), features):
-                    cache.put(keys[missing[position]], vector)
+                rows = missing[positions]
+                out[rows] = features
+                for row, vector in zip(rows, features):
+                    cache.put(keys[row], vector)
 
-            out[missing] = self._extract(images.subset(missing), on_batch=store)
+            self._extract(images.subset(missing), on_batch=store)
         return out
 
     @torch.inference_mode()
     def _extract(self, images, on_batch=None):
-        """Features of ``images`` in batches, halving the batch size on CUDA out-of-memory."""
+        """Features of ``images`` in batches, halving the batch size on CUDA out-of-memory.
+
+        Without ``on_batch`` they are returned as one array; with it, each batch goes to
+        ``on_batch(positions, features)`` and nothing is returned (no second copy of them all).
+        """
         device = resolve_device(self.device)
         amp = use_amp(self.amp, device)
         model = placed(self.model_, device)
         runner = compiled_runner(self.model_, resolve_runtime(self.runtime, device), self.preprocess_.size)
-        out = np.empty((len(images), self.n_features_out_), dtype=np.float32)
+        out = None if on_batch is not None else np.empty((len(images), self.n_features_out_), dtype=np.float32)
         workers = int(self.num_workers)
 
         def forward(batch):
@@ -422,9 +429,10 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         with tqdm(total=len(images), disable=not self.progress, unit="img", desc="features") as bar:
             batch_size = self._batch_size(device, runner is not None)
             for positions, features in halving_batches(run, len(images), batch_size, "transform"):
-                out[positions] = features
-                if on_batch is not None:
+                if out is None:
                     on_batch(positions, features)
+                else:
+                    out[positions] = features
                 bar.update(len(features))
         return out
 

@@ -325,3 +325,15 @@ def test_bench_extracts_each_image_once_for_all_hybrid_recipes(messy, tmp_path, 
     assert sum(seen) == 12  # one extraction shared by both hybrid recipes
     results = pd.read_csv(out / "results.csv")
     assert results["shared_extract_seconds"].notna().all() and results["shared_extract_seconds"].nunique() == 1
+
+
+def test_predict_streams_in_chunks_with_the_same_result(with_corrupt, tmp_path, monkeypatch):
+    model = tmp_path / "m.hybridtl"
+    assert main(["fit", str(with_corrupt), "--recipe", "cnn_logreg", "--out", str(model), "--skip-bad", *TINY]) == 0
+    argv = ["predict", str(model), str(with_corrupt), "--skip-bad", "--no-progress", "--out"]
+    assert main(argv + [str(tmp_path / "whole.csv")]) == 0
+    monkeypatch.setattr(cli, "PREDICT_CHUNK", 5)
+    assert main(argv + [str(tmp_path / "chunks.csv")]) == 0
+    whole, chunks = pd.read_csv(tmp_path / "whole.csv"), pd.read_csv(tmp_path / "chunks.csv")
+    assert len(chunks) == 12 and chunks["error"].notna().sum() == 1
+    pd.testing.assert_frame_equal(chunks, whole)
