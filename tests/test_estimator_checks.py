@@ -3,8 +3,10 @@
 The checks feed 2-D numeric tables (n_samples, n_features). Image estimators
 reject those on purpose, with a ValueError that asks for images, so every
 check that must fit or transform such a table cannot apply; each one is
-listed below as an expected failure with that reason. Every other check
-(parameters, cloning, pickling of unfitted estimators, tags, ...) must pass.
+listed below as an expected failure, and its reason names the image-shaped
+equivalent in :mod:`hybridtl.image_checks` that tests the same property on
+images (``tests/test_image_checks.py``), or why none applies. Every other
+check (parameters, cloning, pickling of unfitted estimators, tags, ...) must pass.
 check_array_api_input is left out: it converts numeric tables between array
 libraries (the array API standard), which does not apply to images, and
 scikit-learn itself would skip it unless SCIPY_ARRAY_API=1 is set.
@@ -65,8 +67,10 @@ _TABLE_CHECKS_CLASSIFIER = [
 
 
 def expected_failures(estimator):
+    from hybridtl.image_checks import EQUIVALENTS
+
     extra = _TABLE_CHECKS_CLASSIFIER if isinstance(estimator, FineTuneClassifier) else _TABLE_CHECKS_TRANSFORMER
-    return {name: NEEDS_TABLES for name in _TABLE_CHECKS + extra}
+    return {name: f"{NEEDS_TABLES}; on images: {EQUIVALENTS[name]}" for name in _TABLE_CHECKS + extra}
 
 
 ESTIMATORS = [
