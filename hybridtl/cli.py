@@ -149,7 +149,12 @@ def _unpickle(path):
 
 
 def _override(model, args):
-    """Apply --device, --batch-size, --num-workers, --no-progress to hybridtl's estimators inside ``model``."""
+    """Apply --device, --batch-size, --num-workers, --no-progress to hybridtl's estimators inside ``model``.
+
+    predict and evaluate see each image once, so an extractor's in-memory cache (``cache="auto"``)
+    would only hold features that are never asked for again: it is switched off, which keeps
+    memory flat in the number of images (a disk cache given at fit time stays).
+    """
     from .features import CNNFeatureExtractor
     from .finetune import FineTuneClassifier
 
@@ -157,6 +162,8 @@ def _override(model, args):
              "progress": False if args.no_progress else None}
     given = {k: v for k, v in given.items() if v is not None}
     for step in _estimators(model):
+        if isinstance(step, CNNFeatureExtractor) and step.cache == "auto":
+            step.set_params(cache=None)
         if isinstance(step, (CNNFeatureExtractor, FineTuneClassifier)) and given:
             step.set_params(**given)
             step._check_params()
