@@ -93,7 +93,8 @@ def test_sigkill_during_a_cached_transform_leaves_no_half_entry(folder, tmp_path
         for entry in _entries(cache):
             assert np.load(entry, allow_pickle=False).shape == (1280,)
 
-    _kill_at_random_moments(argv, np.random.default_rng(1), run_seconds, check)
+    finished = _kill_at_random_moments(argv, np.random.default_rng(1), run_seconds, check)
+    print(f"{KILLS - finished} of {KILLS} cached transforms killed; {len(_entries(cache))} whole entries, no half one")
     paths, _ = load_image_folder(folder)
     fresh = CNNFeatureExtractor(image_size=32, device="cpu", cache=None).fit().transform(paths)
     cached = CNNFeatureExtractor(image_size=32, device="cpu", cache=cache).fit().transform(paths)
