@@ -16,8 +16,8 @@ from torch import nn
 
 __all__ = [
     "Callback",
+    "BatchNormPolicy",
     "EarlyStopping",
-    "FreezeBatchNorm",
     "LRSchedule",
     "TerminateOnNaN",
     "TrainState",
@@ -40,6 +40,7 @@ class TrainState:
     epoch: int = 0
     stage_start: int = 0
     stage_length: int = 1
+    epochs: int = 1
     record: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
     stop: bool = False
@@ -96,29 +97,54 @@ class LRSchedule(Callback):
             group["lr"] = group["base_lr"] * scale
 
 
-class FreezeBatchNorm(Callback):
-    """Keep BatchNorm layers whose parameters are frozen in eval mode (running stats fixed)."""
+class BatchNormPolicy(Callback):
+    """Which BatchNorm layers re-estimate their running statistics while the network trains.
+
+    * ``"frozen"``: none; every BatchNorm layer stays in inference mode and keeps the statistics
+      it was pretrained with (its scale and shift still train where the block trains). The rule
+      of the Keras fine-tuning guide: small batches of a new domain give noisy statistics, and
+      a switch of statistics undoes what the head has learned.
+    * ``"trainable"``: the layers whose parameters train; frozen blocks keep their statistics.
+    * ``"train"``: all of them, frozen blocks included.
+    """
+
+    POLICIES = ("frozen", "trainable", "train")
+
+    def __init__(self, policy="frozen"):
+        if policy not in self.POLICIES:
+            raise ValueError(f"bn must be one of {self.POLICIES}, got {policy!r}")
+        self.policy = policy
 
     def on_epoch_begin(self, state):
+        if self.policy == "train":
+            return
         for module in state.model.modules():
             if isinstance(module, nn.modules.batchnorm._BatchNorm):
                 params = list(module.parameters(recurse=False))
-                if params and not any(p.requires_grad for p in params):
+                if self.policy == "frozen" or (params and not any(p.requires_grad for p in params)):
                     module.eval()
 
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved for ``patience`` epochs; restore the best weights.
 
-    The best weights are kept as a CPU copy, so an interrupted run (Ctrl-C)
-    also ends with them.
+    Stages (two_stage) are handled with care: a new stage starts from the best weights so far,
+    patience counts from the stage's start, and only the last stage may stop the run, so the
+    result is never worse on validation than the best of an earlier stage. The best weights are
+    kept as a CPU copy, so an interrupted run (Ctrl-C) also ends with them.
     """
 
     def __init__(self, patience=10, monitor="val_loss"):
         self.patience, self.monitor = patience, monitor
 
     def on_train_begin(self, state):
-        self.best, self.best_epoch, self.best_state = math.inf, None, None
+        self.best, self.best_epoch, self.best_state, self.stage_start = math.inf, None, None, 0
+
+    def on_epoch_begin(self, state):
+        if state.epoch > 0 and state.epoch == state.stage_start:
+            self.stage_start = state.epoch
+            if self.best_state is not None:
+                state.model.load_state_dict(self.best_state)
 
     def on_epoch_end(self, state):
         value = state.record.get(self.monitor, math.nan)
@@ -126,8 +152,10 @@ class EarlyStopping(Callback):
             return
         if value < self.best:
             self.best, self.best_epoch = value, state.epoch
-            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in state.model.state_dict().items()}
-        elif state.epoch - self.best_epoch >= self.patience:
+            self.best_state = _cpu_copy(state.model)
+            return
+        last_stage = state.stage_start + state.stage_length >= state.epochs
+        if last_stage and state.epoch - max(self.best_epoch, self.stage_start - 1) >= self.patience:
             state.stop = True
 
     def on_train_end(self, state):

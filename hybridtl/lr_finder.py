@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .backbones import trainable_blocks
-from .callbacks import FreezeBatchNorm, TrainState
+from .callbacks import BatchNormPolicy, TrainState
 from .strategies import make_strategy
 from .training import train_step
 
@@ -49,8 +49,7 @@ def lr_range_test(estimator, run, images, targets, device, start_lr, end_lr, num
     # With lr=1 the strategy's base learning rates are the per-group multipliers.
     make_strategy(estimator.strategy, 1.0, int(estimator.epochs), estimator.head_lr_mult,
                   int(estimator.head_epochs), estimator.finetune_lr_mult).on_epoch_begin(state)
-    if estimator.freeze_bn:
-        FreezeBatchNorm().on_epoch_begin(state)
+    BatchNormPolicy(estimator._bn_policy()).on_epoch_begin(state)
     multipliers = [group["base_lr"] for group in optimizer.param_groups]
     batches = _cycle(lambda: images.train_batches(run.preprocess, targets, int(estimator.batch_size), device,
                                                   run.generator, estimator.augment, int(estimator.num_workers)))

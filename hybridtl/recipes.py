@@ -78,14 +78,14 @@ def hybrid_builder(head):
     return build
 
 
-def finetune_builder(strategy):
-    """A recipe ``build`` for a :class:`FineTuneClassifier` with the named strategy."""
+def finetune_builder(strategy, lr=1e-3):
+    """A recipe ``build`` for a :class:`FineTuneClassifier` with the named strategy and learning rate."""
 
     def build(image_size=None, device="auto", epochs=20, batch_size=32, augment=True, random_state=0,
               progress=False, **_):
         from .finetune import FineTuneClassifier
 
-        return FineTuneClassifier(strategy=strategy, lr=1e-3, epochs=epochs, batch_size=batch_size, patience=5,
+        return FineTuneClassifier(strategy=strategy, lr=lr, epochs=epochs, batch_size=batch_size, patience=5,
                                   augment=augment, image_size=image_size, device=device,
                                   random_state=random_state, progress=progress)
 

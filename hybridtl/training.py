@@ -94,6 +94,7 @@ def fit_loop(state, callbacks, epochs, train_epoch, validate, progress=True):
     ``train_epoch()`` returns (loss, accuracy) of one training epoch;
     ``validate()`` returns (loss, accuracy) on held-out data, or (nan, nan).
     """
+    state.epochs = epochs
     for callback in callbacks:
         callback.on_train_begin(state)
     bar = tqdm(range(epochs), disable=not progress, unit="epoch", desc="fine-tune")

@@ -37,7 +37,7 @@ def test_head_strategy_leaves_the_backbone_bit_identical(small_digits, pretraine
 
 def test_frozen_batchnorm_statistics_move_only_when_asked(small_digits, pretrained):
     X, y = small_digits
-    clf = FineTuneClassifier(strategy="head", epochs=1, freeze_bn=False, **FAST).fit(X, y)
+    clf = FineTuneClassifier(strategy="head", epochs=1, bn="train", **FAST).fit(X, y)
     assert not torch.equal(_state(clf.model_)["bn1.running_mean"], pretrained["bn1.running_mean"])
     assert torch.equal(_state(clf.model_)["conv_stem.weight"], pretrained["conv_stem.weight"])
 
@@ -81,9 +81,10 @@ def test_scratch_starts_from_random_weights(small_digits, pretrained):
 def test_full_beats_chance_and_scratch_on_digits(digits):
     X, y = digits
     X_train, X_test, y_train, y_test = train_test_split(X, y, train_size=500, test_size=300, stratify=y, random_state=0)
-    params = dict(epochs=4, lr=1e-3, validation_fraction=None, **FAST)
+    params = dict(epochs=4, validation_fraction=None, **FAST)
+    # each at its own measured learning rate: full at the default 3e-4 (BatchNorm statistics frozen)
     full = FineTuneClassifier(strategy="full", **params).fit(X_train, y_train).score(X_test, y_test)
-    scratch = FineTuneClassifier(strategy="scratch", **params).fit(X_train, y_train).score(X_test, y_test)
+    scratch = FineTuneClassifier(strategy="scratch", lr=1e-3, **params).fit(X_train, y_train).score(X_test, y_test)
     assert full >= 0.7, full  # chance is 0.1
     assert full >= scratch + 0.1, (full, scratch)
 
@@ -256,3 +257,24 @@ def test_a_non_finite_loss_stops_training_and_keeps_sound_weights(small_digits, 
     assert clf.best_epoch_ in (1, 2)
     assert all(torch.isfinite(p).all() for p in clf.model_.parameters())
     assert np.isfinite(clf.predict_proba(X)).all()
+
+
+@pytest.mark.parametrize("bn, moves", [("frozen", False), ("trainable", True)])
+def test_batchnorm_policy_when_everything_trains(small_digits, pretrained, bn, moves):
+    X, y = small_digits
+    clf = FineTuneClassifier(strategy="full", epochs=1, bn=bn, **FAST).fit(X, y)
+    after = _state(clf.model_)
+    assert not torch.equal(after["conv_stem.weight"], pretrained["conv_stem.weight"])  # the weights train
+    assert torch.equal(after["bn1.running_mean"], pretrained["bn1.running_mean"]) != moves
+    with pytest.raises(ValueError, match="bn must be one of"):
+        FineTuneClassifier(bn="off", **FAST).fit(X, y)
+
+
+def test_two_stage_reaches_stage_two_and_is_never_worse_than_stage_one(small_digits):
+    X, y = small_digits
+    clf = FineTuneClassifier(strategy="two_stage", epochs=5, head_epochs=2, patience=1, lr=1e-3, **FAST).fit(X, y)
+    history = clf.history_
+    assert len(history) >= 3  # stage one's patience cannot end the run before stage two
+    best_stage_one = history["val_loss"].iloc[:2].min()
+    assert history["val_loss"].iloc[clf.best_epoch_ - 1] <= best_stage_one
+    assert history["val_loss"].iloc[clf.best_epoch_ - 1] == history["val_loss"].min()
