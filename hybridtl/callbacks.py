@@ -10,6 +10,7 @@ the schedule then scales.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 from torch import nn
@@ -191,8 +192,6 @@ class TerminateOnNaN(Callback):
     def on_train_end(self, state):
         if self.failed_epoch is None:
             return
-        import warnings
-
         if state.best_epoch is None:
             state.model.load_state_dict(self.kept)
             state.best_epoch = self.kept_epoch
