@@ -19,7 +19,7 @@ from .devices import resolve_device
 from .plots import plot_confusion_matrix, plot_history, plot_summary
 from .recipes import load_recipe
 
-__all__ = ["run_benchmark", "split_three"]
+__all__ = ["run_benchmark", "run_seeds", "split_three"]
 
 COLUMNS = ["recipe", "kind", "accuracy", "macro_f1", "fit_seconds", "shared_extract_seconds", "predict_seconds",
            "predict_images_per_s", "peak_rss_mb", "peak_gpu_mb", "device", "epochs_run"]
@@ -179,3 +179,32 @@ def run_benchmark(data, recipes, out_dir, settings=None, val_size=0.2, test_size
         tmp.write_text(results.round(4).to_markdown(index=False) + "\n")
     plot_summary(results, out / "summary.png")
     return results
+
+
+def run_seeds(data, recipes, out_dir, seeds, settings=None, grid=False, progress=True):
+    """:func:`run_benchmark` once per seed (its own split and training seeds), then mean and spread.
+
+    Each seed's full report goes to ``out_dir/seed_<s>/``; ``out_dir`` gets
+    ``results_by_seed.csv`` (every row, with its seed) and ``results.csv`` /
+    ``results.md``: per recipe the mean and standard deviation over the seeds
+    of accuracy, macro-F1 and fit seconds, and the number of seeds.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The per-recipe summary.
+    """
+    out = Path(out_dir)
+    runs = [run_benchmark(data, recipes, out / f"seed_{seed}", settings={**(settings or {}), "random_state": seed},
+                          random_state=seed, grid=grid, progress=progress).assign(seed=seed) for seed in seeds]
+    every = pd.concat(runs, ignore_index=True)
+    summary = every.groupby(["recipe", "kind"], sort=False).agg(
+        accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
+        macro_f1_mean=("macro_f1", "mean"), macro_f1_std=("macro_f1", "std"),
+        fit_seconds_mean=("fit_seconds", "mean"), n_seeds=("seed", "count")).reset_index()
+    for name, frame in (("results_by_seed.csv", every), ("results.csv", summary)):
+        with atomic_path(out / name) as tmp:
+            frame.to_csv(tmp, index=False)
+    with atomic_path(out / "results.md") as tmp:
+        tmp.write_text(summary.round(4).to_markdown(index=False) + "\n")
+    return summary

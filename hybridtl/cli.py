@@ -334,13 +334,22 @@ def cmd_bench(args):
     import numpy as np
 
     from .atomic import check_writable
-    from .bench import run_benchmark
+    from .bench import run_benchmark, run_seeds
     from .recipes import load_recipe
 
     check_writable(args.out, folder=True)
     for name in args.recipes:
         load_recipe(name)  # an unknown recipe fails before any work
     data, _ = _load(args, skipped_csv=Path(args.out) / "skipped.csv")
+    if args.seeds > 1:
+        seeds = list(range(args.seed, args.seed + args.seeds))
+        results = run_seeds(data, args.recipes, args.out, seeds, settings=_settings(args), grid=args.grid,
+                            progress=not args.no_progress)
+        print(f"{data.name}: {len(data.y)} images, {len(np.unique(data.y))} classes, split 60/20/20 "
+              f"for each of the seeds {seeds}; mean and standard deviation over them")
+        print(results.round(4).to_markdown(index=False))
+        print(f"\nwrote {args.out}/results.csv, results.md, results_by_seed.csv and one full report per seed")
+        return
     results = run_benchmark(data, args.recipes, args.out, settings=_settings(args), random_state=args.seed,
                             grid=args.grid, progress=not args.no_progress)
     print(f"{data.name}: {len(data.y)} images, {len(np.unique(data.y))} classes, split 60/20/20 (seed {args.seed})")
@@ -402,6 +411,8 @@ def build_parser():
     p.add_argument("--recipes", nargs="+", default=list(DEFAULT_RECIPES))
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--grid", action="store_true", help="tune each recipe's GRID on the validation part")
+    p.add_argument("--seeds", type=_positive_int, default=1,
+                   help="repeat with N seeds (split and training), from --seed on; report mean and spread")
     _settings_args(p)
     p.set_defaults(func=cmd_bench)
     return parser

@@ -171,3 +171,17 @@ def test_predict_on_a_plain_folder_of_new_images(folder, tmp_path):
     assert [p.split("/")[-1] for p in table["path"]] == ["one.jpg", "two.jpg", "zero.jpg"]
     # a labelled verb still needs labels
     assert main(["evaluate", str(model), str(new)]) == 2
+
+
+def test_bench_with_seeds_reports_mean_and_spread(folder, tmp_path):
+    out = tmp_path / "seeds"
+    assert main(["bench", str(folder), "--recipes", "pixels_logreg", "cnn_logreg", "--seeds", "3", "--out", str(out),
+                 *TINY]) == 0
+    every = pd.read_csv(out / "results_by_seed.csv")
+    assert sorted(set(every["seed"])) == [0, 1, 2] and len(every) == 6
+    summary = pd.read_csv(out / "results.csv").set_index("recipe")
+    assert list(summary.index) == ["pixels_logreg", "cnn_logreg"] and (summary["n_seeds"] == 3).all()
+    for recipe, group in every.groupby("recipe"):
+        assert summary.loc[recipe, "accuracy_mean"] == pytest.approx(group["accuracy"].mean())
+        assert summary.loc[recipe, "accuracy_std"] == pytest.approx(group["accuracy"].std())
+    assert all((out / f"seed_{s}" / "results.csv").is_file() for s in range(3))
