@@ -19,9 +19,11 @@ or compile falls back to PyTorch with one warning naming the cause.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 import io
+import sys
 import threading
 import warnings
 import weakref
@@ -82,15 +84,75 @@ def runtime_summary():
     return f"CPU inference runtime (runtime='auto'): {chosen} {version}; other runtimes installed: {others}"
 
 
+@contextlib.contextmanager
+def _without_converter_telemetry():
+    """Run ``openvino.convert_model`` with OpenVINO's own no-op telemetry stub.
+
+    Its telemetry forks a process to post usage data. hybridtl converts inside users' processes:
+    dask workers and clients full of threads, where a fork can hang for good (it did in this
+    project's tests), on machines that are often offline anyway. The stub is what OpenVINO itself
+    uses when ``openvino_telemetry`` is not installed; nothing else changes. Should OpenVINO's
+    modules move, conversion simply runs as OpenVINO ships it.
+    """
+    try:
+        _import_openvino()
+        from openvino.tools.ovc import convert_impl, telemetry_stub, telemetry_utils
+    except ImportError:
+        yield
+        return
+    patches = [(convert_impl, "tm", telemetry_stub), (telemetry_utils, "tm", telemetry_stub),
+               (convert_impl, "init_ovc_telemetry", lambda *args, **kwargs: telemetry_stub.Telemetry())]
+    patches = [(module, name, new) for module, name, new in patches if hasattr(module, name)]
+    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    with _CONVERT_LOCK:
+        try:
+            for module, name, new in patches:
+                setattr(module, name, new)
+            yield
+        finally:
+            for module, name, old in saved:
+                setattr(module, name, old)
+
+
+_CONVERT_LOCK = threading.Lock()
+
+
+def _import_openvino():
+    """``import openvino``, with its converter's telemetry stub when nothing has imported it yet.
+
+    ``import openvino`` imports the converter, which sends an event on import. While
+    ``sys.modules["openvino_telemetry"]`` is None, ``import openvino_telemetry`` fails, so the
+    converter takes the stub it ships for when that package is missing.
+    """
+    if "openvino" in sys.modules:
+        return sys.modules["openvino"]
+    saved = sys.modules.get("openvino_telemetry", _MISSING)
+    sys.modules["openvino_telemetry"] = None
+    try:
+        import openvino
+
+        return openvino
+    finally:
+        if saved is _MISSING:
+            del sys.modules["openvino_telemetry"]
+        else:
+            sys.modules["openvino_telemetry"] = saved
+
+
+_MISSING = object()
+
+
 def _openvino_runner(model, size):
-    import openvino as ov
+    ov = _import_openvino()
 
     example = torch.zeros(1, 3, size, size)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _without_converter_telemetry():
         warnings.simplefilter("ignore")  # tracing warnings about the tap hooks' control flow
         converted = ov.convert_model(model, example_input=example, input=[(-1, 3, size, size)])
     # f32: on CPUs with bf16 units OpenVINO would otherwise compute in bf16 (features off by ~0.1)
-    compiled = ov.Core().compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    # threads: as many as PyTorch uses here, so that OMP_NUM_THREADS (set per dask worker) bounds both
+    compiled = ov.Core().compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                          "INFERENCE_NUM_THREADS": torch.get_num_threads()})
 
     def run(batch):
         request = compiled.create_infer_request()  # one per call: requests are not shared between threads
@@ -108,7 +170,9 @@ def _onnxruntime_runner(model, size):
         warnings.simplefilter("ignore")
         torch.onnx.export(model, torch.zeros(1, 3, size, size), buffer, dynamo=False, input_names=["images"],
                           output_names=["features"], dynamic_axes={"images": {0: "n"}}, opset_version=17)
-    session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()  # bounded like PyTorch's (OMP_NUM_THREADS)
+    session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
 
     def run(batch):
         return session.run(None, {"images": batch})[0].astype(np.float32, copy=False)

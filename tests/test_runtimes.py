@@ -1,6 +1,9 @@
 """CPU inference runtimes: the same features as PyTorch, built once, portable pickles, clear fallbacks."""
 
 import importlib.util
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import joblib
@@ -93,3 +96,24 @@ def test_backbones_verb_names_the_runtime(capsys):
 
     assert main(["backbones"]) == 0
     assert f"CPU inference runtime (runtime='auto'): {INSTALLED[0]}" in capsys.readouterr().out
+
+
+def test_openvino_conversion_sends_no_telemetry(tmp_path):
+    """Its telemetry forks a process, which hung a threaded dask client here: hybridtl converts with OpenVINO's stub."""
+    pytest.importorskip("openvino_telemetry")
+    script = tmp_path / "convert.py"
+    script.write_text(textwrap.dedent("""
+        import numpy as np, torch, openvino_telemetry
+        sent = []
+        openvino_telemetry.Telemetry.send_event = lambda self, *args, **kwargs: sent.append(args)
+        openvino_telemetry.Telemetry.start_session = lambda self, *args, **kwargs: sent.append(args)
+        from hybridtl import runtimes
+        model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+        run = runtimes._openvino_runner(model.eval(), 16)
+        assert run(np.zeros((2, 3, 16, 16), np.float32)).shape == (2, 4)
+        assert sent == [], sent
+        import openvino.tools.ovc.convert_impl as convert_impl
+        assert convert_impl.tm.__name__ == "openvino.tools.ovc.telemetry_stub"
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
