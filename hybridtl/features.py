@@ -22,6 +22,7 @@ from .devices import autocast, resolve_device, use_amp
 from .images import Preprocess, as_image_set, rows_for_readable
 from .oom import halving_batches
 from .parameters import check_shared
+from .partitions import is_dask_collection
 from .runtimes import RUNTIMES, compiled_runner, resolve_runtime
 from .persistence import CPUWeightsPickle
 
@@ -326,7 +327,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         self
         """
         self._check_params()
-        if X is not None:
+        if X is not None and not is_dask_collection(X):
             as_image_set(X)
         backbone, self.model_, self.n_features_out_ = self._build_model(self.weights)
         self.config_ = backbone.config
@@ -342,12 +343,20 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         X : images
             See :mod:`hybridtl.images` for every accepted form.
 
+            A dask Series of paths, or a dask DataFrame with a ``path`` column,
+            gives the lazy dask result (see :func:`hybridtl.dask_extraction.extract_features`).
+
         Returns
         -------
         numpy.ndarray of float32, shape (n_samples, n_features_out_)
+            For dask input, a dask DataFrame of the feature columns, partition by partition.
         """
         check_is_fitted(self, "model_")
         self._check_params()
+        if is_dask_collection(X):
+            from .dask_extraction import transform_dask
+
+            return transform_dask(self, X)
         images = as_image_set(X, self.on_error)
         return rows_for_readable(images, self.on_error, int(self.num_workers), self.n_features_out_, self._features,
                                  np.float32)

@@ -72,11 +72,24 @@ class Float64Scaler(StandardScaler):
         return np.asarray(super().transform(X, copy=copy), dtype=np.float64)
 
 
-def make_head(head="logreg", device="cpu", random_state=0):
+def make_head(head="logreg", device="cpu", random_state=0, distributed=False):
     """The list of Pipeline steps that follow the extractor for a named head.
 
     Scaling comes first where the head needs it (logistic regression, SVM).
+    ``distributed=True`` gives XGBoost trained across a dask cluster
+    (:class:`~hybridtl.dask_heads.DaskLabelXGBClassifier`), for features that
+    live there; logistic regression and SVM fit in memory on the features
+    (or a sample of them) and predict on the cluster with
+    :func:`~hybridtl.dask_heads.predict_partitions`.
     """
+    if distributed:
+        if head != "xgboost":
+            raise ValueError(f"distributed=True is for head='xgboost'; fit {head!r} in memory on the features and "
+                             "predict partition by partition with hybridtl.dask_heads.predict_partitions")
+        from .dask_heads import DaskLabelXGBClassifier
+
+        xgb_device = "cuda" if resolve_device(device).type == "cuda" else "cpu"
+        return [("head", DaskLabelXGBClassifier(device=xgb_device, random_state=random_state))]
     if head == "logreg":
         return [("scale", Float64Scaler()), ("head", LogisticRegression(C=1.0, max_iter=2000))]
     if head == "svm":

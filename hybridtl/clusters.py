@@ -1,0 +1,52 @@
+"""Connecting to a dask cluster from the command line: an address, or ``local`` for this machine.
+
+hybridtl never schedules work itself: it runs on whatever dask cluster it is given (a
+``LocalCluster`` here, ``dask-jobqueue`` on HPC, the Dask Kubernetes operator, or one worker per
+GPU with dask-cuda). See the README's "Scaling out".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+
+__all__ = ["connect", "local_cluster"]
+
+
+def local_cluster(n_workers=None, threads_per_worker=1, memory_limit="auto"):
+    """A ``LocalCluster`` sized to this machine: one single-threaded worker process per CPU core.
+
+    Each worker's PyTorch then runs one thread (distributed's nanny sets ``OMP_NUM_THREADS=1``), so
+    workers do not fight over the cores.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    cores = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    n_workers = n_workers or cores
+    # each worker's PyTorch / OpenVINO threads: its share of the cores (distributed's default is 1)
+    threads = str(max(1, cores // (n_workers * threads_per_worker)))
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.OMP_NUM_THREADS": threads}):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
+                            memory_limit=memory_limit, dashboard_address=None, silence_logs=logging.ERROR)
+
+
+@contextlib.contextmanager
+def connect(address):
+    """A ``distributed.Client`` for ``address`` (``tcp://host:8786``, ``host:8786`` or ``local``), closed after."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError("--dask needs dask's distributed scheduler: pip install 'hybridtl[dask]'") from None
+    if address == "local":
+        with local_cluster() as cluster, Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"cannot reach the dask scheduler at {address!r} ({type(exc).__name__}: {exc}); "
+                         "give its address (tcp://host:8786) or 'local'") from None
+    with client:
+        yield client
