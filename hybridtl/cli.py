@@ -37,6 +37,12 @@ def _data_args(parser, help=DATA_HELP):
                         help="skip unreadable image files (listed in a skipped CSV) instead of stopping")
 
 
+def _dask_args(parser):
+    parser.add_argument("--dask", metavar="ADDRESS", default=None,
+                        help="run on a dask cluster: its scheduler address, or 'local' for a LocalCluster on this machine")
+    parser.add_argument("--partition-size", type=_positive_int, default=1024, help="images per partition with --dask")
+
+
 def _positive_int(text):
     value = int(text)
     if value < 1:
@@ -193,6 +199,41 @@ def cmd_backbones(args):
     print(runtime_summary())
 
 
+def _dask_input(args):
+    """DATA for --dask: a Parquet/CSV manifest as it is (it may be huge, or name URLs), else what load_data reads."""
+    import pandas as pd
+
+    from .data import load_data
+
+    if str(args.data).lower().endswith((".csv", ".parquet")) and not args.limit_per_class:
+        return args.data
+    data = load_data(args.data, args.limit_per_class, args.seed, labelled=False)
+    if not (isinstance(data.X, list) and all(isinstance(p, str) for p in data.X)):
+        raise ValueError(f"--dask reads image files; {args.data!r} is held in memory (use it without --dask)")
+    table = pd.DataFrame({"path": data.X})
+    if data.y is not None:
+        table["label"] = data.y
+    return table
+
+
+def _extract_dask(args, extractor):
+    from .atomic import check_writable
+    from .clusters import connect
+    from .dask_extraction import extract_features
+
+    if "://" not in args.out:
+        check_writable(args.out, folder=True)
+    images = _dask_input(args)
+    with connect(args.dask) as client:
+        frame = extract_features(images, extractor, client=client, out=args.out,
+                                 partition_size=args.partition_size, on_error="skip" if args.skip_bad else "raise",
+                                 progress=not args.no_progress)
+        rows = len(frame)
+        unread = int((frame["error"] != "").sum().compute()) if args.skip_bad else 0
+    note = f" ({unread} unreadable, see the error column)" if unread else ""
+    print(f"wrote {rows} x {extractor.n_features_out_} features in {frame.npartitions} Parquet files to {args.out}{note}")
+
+
 def cmd_extract(args):
     import numpy as np
     import pandas as pd
@@ -201,7 +242,11 @@ def cmd_extract(args):
     from .features import CNNFeatureExtractor
 
     out = Path(args.out)
-    check_writable(out, (".npz", ".parquet"))
+    if args.dask:
+        _need("distributed", "'hybridtl[dask]'")
+        _need("pyarrow", "'hybridtl[dask]'")
+    else:
+        check_writable(out, (".npz", ".parquet"))
     if out.suffix.lower() == ".parquet":
         _need("pyarrow", "pyarrow")
     weights = None if args.weights == "none" else args.weights
@@ -209,6 +254,8 @@ def cmd_extract(args):
                                     image_size=args.image_size, batch_size=args.batch_size or "auto",
                                     device=args.device or "auto", num_workers=args.num_workers or 0,
                                     progress=not args.no_progress, runtime=args.runtime).fit()
+    if args.dask:
+        return _extract_dask(args, extractor)
     data, _ = _load(args, labelled=False, skipped_csv=_skipped_csv(out))
     features = extractor.transform(data.X)
     ids = np.asarray([str(i) for i in data.ids])
@@ -231,6 +278,7 @@ def cmd_fit(args):
     from sklearn.model_selection import GridSearchCV
 
     from .atomic import check_writable
+    from .ddp import is_main_process
     from .recipes import load_recipe
     from .serialization import save
 
@@ -246,6 +294,8 @@ def cmd_fit(args):
         estimator.fit(data.X, data.y)
     if _interrupted(estimator):
         raise Interrupted
+    if not is_main_process():  # under torchrun every rank holds the same model: rank 0 writes it
+        return
     save(estimator, args.out)
     print(f"fitted {recipe.name} on {len(data.y)} images; saved {args.out}")
 
@@ -266,15 +316,37 @@ def _proba_table(model, data):
     return table
 
 
+def _predict_dask(args, model):
+    from .clusters import connect
+    from .dask_heads import predict_partitions
+
+    images = _dask_input(args)
+    with connect(args.dask) as client:
+        frame = predict_partitions(model, images, client=client, out=args.out, partition_size=args.partition_size,
+                                   on_error="skip" if args.skip_bad else "raise", progress=not args.no_progress)
+        rows = len(frame)
+        unread = int((frame["error"] != "").sum().compute())
+    note = f" ({unread} unreadable, see the error column)" if unread else ""
+    print(f"wrote {rows} predictions in {frame.npartitions} Parquet files to {args.out}{note}")
+
+
 def cmd_predict(args):
     from tqdm.auto import tqdm
 
     from .atomic import atomic_path, check_writable
     from .data import subset
 
-    check_writable(args.out, (".csv",))
+    if args.dask:
+        _need("distributed", "'hybridtl[dask]'")
+        _need("pyarrow", "'hybridtl[dask]'")
+        if "://" not in args.out:
+            check_writable(args.out, folder=True)
+    else:
+        check_writable(args.out, (".csv",))
     model = load_model(args.model, args.trust_pickle)
     _override(model, args)
+    if args.dask:
+        return _predict_dask(args, model)
     data, skipped = _load(args, labelled=False)
     n = len(data.ids)
     starts = range(0, n, PREDICT_CHUNK)
@@ -370,7 +442,9 @@ def build_parser():
 
     p = verbs.add_parser("extract", help="CNN features to .npz or .parquet (paths, labels, features)")
     _data_args(p, UNLABELLED_HELP)
-    p.add_argument("--out", required=True, help="FILE.npz or FILE.parquet")
+    p.add_argument("--out", required=True, help="FILE.npz or FILE.parquet; with --dask, a folder (or URL) for a "
+                   "Parquet dataset, one file per partition, resumed when run again")
+    _dask_args(p)
     p.add_argument("--backbone", default="efficientnet_lite0")
     p.add_argument("--weights", default="imagenet", help="'imagenet', 'none' or a state-dict file")
     p.add_argument("--layer", default=None)
@@ -393,8 +467,9 @@ def build_parser():
     p = verbs.add_parser("predict", help="predicted class and one probability column per class, as CSV")
     _model_args(p)
     _data_args(p, UNLABELLED_HELP)
-    p.add_argument("--out", required=True, help="CSV file")
+    p.add_argument("--out", required=True, help="CSV file; with --dask, a folder (or URL) for a Parquet dataset")
     p.add_argument("--seed", type=int, default=0)
+    _dask_args(p)
     _runtime_args(p)
     p.set_defaults(func=cmd_predict)
 

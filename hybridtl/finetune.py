@@ -16,6 +16,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from . import ddp
 from .backbones import load_backbone, replace_classifier, trainable_blocks
 from .callbacks import BatchNormPolicy, EarlyStopping, LRSchedule, TerminateOnNaN, TrainState
 from .devices import resolve_device, use_amp
@@ -36,7 +37,9 @@ from .training import (
     seeded,
 )
 
-__all__ = ["FineTuneClassifier"]
+__all__ = ["AUGMENTS", "FineTuneClassifier"]
+
+AUGMENTS = (True, False, "flip", "light", "strong")
 
 
 @dataclass
@@ -86,8 +89,10 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         ``None`` trains on everything and keeps the last weights.
     lr_schedule : {"cosine", "step", "none"}, default="cosine"
         Per-epoch factor on the learning rates, restarting at each stage.
-    augment : bool, default=True
-        RandomResizedCrop and horizontal flip on training images.
+    augment : {True, False, "flip", "light", "strong"}, default=True
+        Augmentation of training images: a horizontal flip after the evaluation
+        crop (``"flip"``), or after a random resized crop of 70-100 % (``"light"``)
+        or 35-100 % (``"strong"``) of the area. ``True`` is ``"strong"``.
     image_size : int or None, default=None
         Input side; ``None`` uses the backbone's.
     class_weight : None, "balanced" or dict, default=None
@@ -218,6 +223,8 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
                 raise ValueError(message)
         for name, minimum in (("epochs", 1), ("patience", 1), ("head_epochs", 0)):
             check_count(name, getattr(self, name), minimum)
+        if not any(self.augment is a or (isinstance(self.augment, str) and self.augment == a) for a in AUGMENTS):
+            raise ValueError(f"augment must be one of {AUGMENTS}, got {self.augment!r}")
         LRSchedule(self.lr_schedule)
         BatchNormPolicy(self.bn)
         check_shared(self, allow_auto_batch=False)
@@ -304,6 +311,9 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         self
         """
         classes, targets, images, seed, device = self._inputs(X, y)
+        group = ddp.current(device)  # a torch.distributed process group (torchrun), or None
+        if group is not None:
+            seed = group.broadcast_int(seed)  # one split, one initial head on every rank
         self.classes_ = classes
         if validation_data is not None:
             train_set, train_targets = images, targets
@@ -314,7 +324,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             val_set, val_targets = images.subset(val_idx), targets[val_idx]
         with seeded(seed, device):
             run = self._new_run(classes, train_targets, seed, device)
-            state = self._train(run, train_set, train_targets, val_set, val_targets, device)
+            state = self._train(run, train_set, train_targets, val_set, val_targets, device, group, seed)
         self.history_ = pd.DataFrame(state.history)
         self.best_epoch_ = None if state.best_epoch is None else state.best_epoch + 1
         self.interrupted_ = state.interrupted
@@ -342,6 +352,12 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         return [strategy, LRSchedule(self.lr_schedule), BatchNormPolicy(self._bn_policy()),
                 EarlyStopping(int(self.patience)), TerminateOnNaN()]
 
+    def _augmentation(self):
+        """``augment`` as a strength for the image sets, or None."""
+        if self.augment is True:
+            return "strong"
+        return self.augment or None
+
     def _bn_policy(self):
         """``bn``, except for training from scratch, where there are no pretrained statistics to keep."""
         return "train" if self.strategy == "scratch" else self.bn
@@ -363,28 +379,45 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             generator=torch.Generator().manual_seed(seed),
         )
 
-    def _train(self, run, train_set, train_targets, val_set, val_targets, device):
+    def _train(self, run, train_set, train_targets, val_set, val_targets, device, group=None, seed=0):
         self.config_ = run.backbone.config
         self.preprocess_ = run.preprocess
         self.model_ = model = run.backbone.module
         workers = int(self.num_workers)
         backoff = BatchBackOff(int(self.batch_size), "fit")  # kept across epochs
+        state = TrainState(model, run.head, trainable_blocks(run.backbone), run.optimizer)
+        if group is not None:
+            run.generator.manual_seed(seed + group.rank)  # each rank its own augmentations
 
         def train_at(size):
-            batches = train_set.train_batches(
-                run.preprocess, train_targets, size, device, run.generator, self.augment, workers
-            )
-            return run_epoch(model, batches, run.optimizer, run.loss_fn, device, run.amp, run.scaler)
+            images, targets, net = train_set, train_targets, model
+            if group is not None:  # this rank's share of the epoch, and the model in DDP
+                mine = group.shard(len(train_targets), state.epoch, seed)
+                images, targets, net = train_set.subset(mine), train_targets[mine], group.wrapped(model)
+            batches = images.train_batches(run.preprocess, targets, size, device, run.generator,
+                                           self._augmentation(), workers)
+            result = run_epoch(net, batches, run.optimizer, run.loss_fn, device, run.amp, run.scaler)
+            if group is None:
+                return result
+            group.sync_buffers(model)
+            return group.weighted_means(result, len(targets))
 
         def validate():
             if not len(val_targets):
                 return nan_pair()
-            batches = val_set.batches(run.preprocess, backoff.batch_size, device, workers)
-            return evaluate(model, batches, val_targets, device, run.amp)
+            images, targets = val_set, val_targets
+            if group is not None:
+                mine = group.split(len(val_targets))
+                if not len(mine):
+                    return group.weighted_means(nan_pair(), 0)
+                images, targets = val_set.subset(mine), val_targets[mine]
+            batches = images.batches(run.preprocess, backoff.batch_size, device, workers)
+            result = evaluate(model, batches, targets, device, run.amp)
+            return result if group is None else group.weighted_means(result, len(targets))
 
-        state = TrainState(model, run.head, trainable_blocks(run.backbone), run.optimizer)
-        return fit_loop(state, self._callbacks(), int(self.epochs), lambda: backoff.call(train_at), validate,
-                        self.progress)
+        callbacks = self._callbacks() + ([] if group is None else [ddp.AgreeOnStop(group)])
+        return fit_loop(state, callbacks, int(self.epochs), lambda: backoff.call(train_at), validate,
+                        self.progress and ddp.is_main_process())
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_``.

@@ -79,11 +79,19 @@ class Preprocess:
         resized = F.resize(images, [int(round(self.size / self.crop_pct))], interpolation=self._mode, antialias=True)
         return F.center_crop(resized, [self.size])
 
-    def augmenter(self):
-        """Random resized crop (35-100 % of the area, fastai's fine-tuning default) and horizontal flip."""
+    def augmenter(self, strength="strong"):
+        """Training-time augmentation: a horizontal flip after
+
+        * ``"flip"``: the evaluation resize and centre crop;
+        * ``"light"``: a random resized crop of 70-100 % of the area;
+        * ``"strong"``: a random resized crop of 35-100 % (fastai's fine-tuning default).
+        """
+        if strength == "flip":
+            return v2.Compose([self.resize_crop, v2.RandomHorizontalFlip()])
+        low = {"light": 0.7, "strong": 0.35}[strength]
         return v2.Compose(
             [
-                v2.RandomResizedCrop(self.size, scale=(0.35, 1.0), interpolation=self._mode, antialias=True),
+                v2.RandomResizedCrop(self.size, scale=(low, 1.0), interpolation=self._mode, antialias=True),
                 v2.RandomHorizontalFlip(),
             ]
         )
@@ -228,7 +236,7 @@ class DenseImages:
     def _train_batches(self, preprocess, targets, batch_size, device, generator, augment):
         order = torch.randperm(len(self.array), generator=generator).numpy()
         targets = torch.as_tensor(targets)
-        augmenter = preprocess.augmenter() if augment else None
+        augmenter = preprocess.augmenter(augment) if augment else None
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
             chw = _dense_to_device(self.array[index], device)
@@ -276,7 +284,7 @@ class ImageList:
 
     def train_batches(self, preprocess, targets, batch_size, device, generator, augment, num_workers=0):
         """Shuffled (inputs, targets) batches, decoded and augmented in DataLoader workers."""
-        transform = preprocess.augmenter() if augment else preprocess.resize_crop
+        transform = preprocess.augmenter(augment) if augment else preprocess.resize_crop
         loader = self._loader(transform, batch_size, device, num_workers, torch.as_tensor(targets), generator)
         return _drop_single((preprocess.normalize(x.to(device, non_blocking=True)), t) for x, t in loader)
 

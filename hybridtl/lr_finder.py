@@ -52,7 +52,7 @@ def lr_range_test(estimator, run, images, targets, device, start_lr, end_lr, num
     BatchNormPolicy(estimator._bn_policy()).on_epoch_begin(state)
     multipliers = [group["base_lr"] for group in optimizer.param_groups]
     batches = _cycle(lambda: images.train_batches(run.preprocess, targets, int(estimator.batch_size), device,
-                                                  run.generator, estimator.augment, int(estimator.num_workers)))
+                                                  run.generator, estimator._augmentation(), int(estimator.num_workers)))
     gamma = (end_lr / start_lr) ** (1.0 / (num_iter - 1))
     lrs, losses, average, best = [], [], 0.0, math.inf
     for step, (inputs, labels) in zip(range(num_iter), batches):
