@@ -11,25 +11,35 @@ import contextlib
 import logging
 import os
 
-__all__ = ["connect", "local_cluster"]
+__all__ = ["connect", "local_cluster", "worker_environment"]
 
 
 def local_cluster(n_workers=None, threads_per_worker=1, memory_limit="auto"):
-    """A ``LocalCluster`` sized to this machine: one single-threaded worker process per CPU core.
+    """A ``LocalCluster`` sized to this machine: by default one single-threaded worker process per core.
 
-    Each worker's PyTorch then runs one thread (distributed's nanny sets ``OMP_NUM_THREADS=1``), so
-    workers do not fight over the cores.
+    Each worker's PyTorch and OpenVINO get its share of the cores, so workers do not fight over
+    them (see :func:`worker_environment`).
     """
     import dask
     from distributed import LocalCluster
 
     cores = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     n_workers = n_workers or cores
-    # each worker's PyTorch / OpenVINO threads: its share of the cores (distributed's default is 1)
-    threads = str(max(1, cores // (n_workers * threads_per_worker)))
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.OMP_NUM_THREADS": threads}):
+    with dask.config.set(worker_environment(max(1, cores // (n_workers * threads_per_worker)))):
         return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
                             memory_limit=memory_limit, dashboard_address=None, silence_logs=logging.ERROR)
+
+
+def worker_environment(threads):
+    """dask config for CNN workers: ``threads`` for PyTorch / OpenVINO / BLAS (distributed's default
+    is 1), and glibc's own malloc trimming. distributed sets ``MALLOC_TRIM_THRESHOLD_=65536`` to
+    hand memory back sooner; any fixed value also stops glibc adapting its mmap threshold, so the
+    large image and activation buffers are mapped and unmapped for every batch: measured here,
+    one thread extracted 50 instead of 64 images/s with it (``benchmarks/distributed.py``).
+    """
+    key = "distributed.nanny.pre-spawn-environ"
+    values = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    return {f"{key}.{name}": value for name, value in {**values, "MALLOC_TRIM_THRESHOLD_": None}.items()}
 
 
 @contextlib.contextmanager

@@ -278,3 +278,18 @@ def test_two_stage_reaches_stage_two_and_is_never_worse_than_stage_one(small_dig
     best_stage_one = history["val_loss"].iloc[:2].min()
     assert history["val_loss"].iloc[clf.best_epoch_ - 1] <= best_stage_one
     assert history["val_loss"].iloc[clf.best_epoch_ - 1] == history["val_loss"].min()
+
+
+def test_augmentation_strengths():
+    from hybridtl.images import Preprocess
+
+    prep = Preprocess(size=32, crop_pct=0.875, mean=(0.5,) * 3, std=(0.5,) * 3)
+    image = torch.rand(3, 60, 40)
+    torch.manual_seed(0)
+    flipped = prep.augmenter("flip")(image)
+    centre = prep.resize_crop(image)
+    assert torch.equal(flipped, centre) or torch.equal(flipped, centre.flip(-1))  # geometry kept, maybe mirrored
+    for strength in ("light", "strong"):
+        assert prep.augmenter(strength)(image).shape == (3, 32, 32)
+    with pytest.raises(ValueError, match="augment must be one of"):
+        FineTuneClassifier(augment="huge").fit(np.zeros((4, 8, 8), np.uint8), [0, 1, 0, 1])

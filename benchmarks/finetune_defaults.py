@@ -1,0 +1,124 @@
+"""Fine-tuning defaults against a plain 25-line PyTorch loop, on public tasks, mean and spread over seeds.
+
+The plain loop is what a careful PyTorch user writes first: the same pretrained network with a new
+last layer, Adam at 3e-4 (new layer x10), horizontal flips, every training image, BatchNorm in
+training mode, a fixed number of epochs, the last weights. Every contender sees the same images.
+
+Tasks (no download), from ``benchmarks/finetune_bn.py``: digits32, digits64 (real digits at two
+sizes) and photos64 (9 classes of crops from scikit-image's photos, test crops from the other half
+of each photo).
+
+    python benchmarks/finetune_defaults.py --seeds 0 1 2 --epochs 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+
+from hybridtl.finetune import FineTuneClassifier
+from finetune_bn import digits32, photos64
+
+
+def digits64(seed):
+    X_train, y_train, X_test, y_test, _ = digits32(seed)
+    return X_train, y_train, X_test, y_test, 64
+
+
+TASKS = {"digits32": digits32, "digits64": digits64, "photos64": photos64}
+
+
+def plain_loop(X_train, y_train, X_test, size, epochs, seed, lr=3e-4):
+    """The 25-line loop: returns predicted labels for X_test."""
+    import timm
+
+    from hybridtl.backbones import load_backbone, replace_classifier
+    from hybridtl.images import Preprocess, as_image_set
+
+    torch.manual_seed(seed)
+    classes, targets = np.unique(y_train, return_inverse=True)
+    backbone = load_backbone("efficientnet_lite0", "imagenet")
+    head = replace_classifier(backbone, len(classes))
+    model = backbone.module
+    prep = Preprocess.from_config(backbone.config, size)
+    train = as_image_set(X_train).batches(prep, len(X_train), torch.device("cpu"))
+    inputs = next(iter(train))
+    head_ids = {id(p) for p in head.parameters()}
+    optimizer = torch.optim.Adam([
+        {"params": [p for p in model.parameters() if id(p) not in head_ids], "lr": lr},
+        {"params": list(head.parameters()), "lr": lr * 10}])
+    y = torch.as_tensor(targets)
+    for _ in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(y)).split(32):
+            batch = inputs[idx]
+            flip = torch.rand(len(idx)) < 0.5
+            batch = torch.where(flip[:, None, None, None], batch.flip(3), batch)
+            loss = torch.nn.functional.cross_entropy(model(batch), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        test = torch.cat(list(as_image_set(X_test).batches(prep, 64, torch.device("cpu"))))
+        return classes[model(test).argmax(1).numpy()]
+
+
+def contenders(spec):
+    """name -> FineTuneClassifier keyword arguments, from a JSON object or the built-in list."""
+    if spec:
+        return json.loads(spec)
+    return {
+        "full (defaults)": {"strategy": "full"},
+        "head": {"strategy": "head"},
+        "two_stage": {"strategy": "two_stage"},
+        "gradual": {"strategy": "gradual"},
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--contenders", help="JSON object: name -> FineTuneClassifier keyword arguments")
+    parser.add_argument("--no-plain", action="store_true", help="leave out the plain loop")
+    parser.add_argument("--out", help="optional CSV of every run")
+    args = parser.parse_args(argv)
+    rows = []
+    for task, seed in itertools.product(args.tasks, args.seeds):
+        X_train, y_train, X_test, y_test, size = TASKS[task](seed)
+        if not args.no_plain:
+            start = time.perf_counter()
+            accuracy = float(np.mean(plain_loop(X_train, y_train, X_test, size, args.epochs, seed) == y_test))
+            rows.append({"task": task, "contender": "plain loop", "seed": seed, "accuracy": accuracy,
+                         "best_epoch": None, "seconds": time.perf_counter() - start})
+            print(rows[-1], flush=True)
+        for name, params in contenders(args.contenders).items():
+            params = {"epochs": args.epochs, **params}
+            clf = FineTuneClassifier(image_size=size, device="cpu", progress=False, random_state=seed, **params)
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                accuracy = clf.fit(X_train, y_train).score(X_test, y_test)
+            rows.append({"task": task, "contender": name, "seed": seed, "accuracy": accuracy,
+                         "best_epoch": clf.best_epoch_, "seconds": time.perf_counter() - start})
+            print(rows[-1], flush=True)
+    runs = pd.DataFrame(rows)
+    if args.out:
+        runs.to_csv(args.out, index=False)
+    table = runs.groupby(["task", "contender"], sort=False).agg(
+        mean=("accuracy", "mean"), sd=("accuracy", "std"), n=("accuracy", "size"), seconds=("seconds", "mean"))
+    print(f"epochs={args.epochs} seeds={args.seeds} (accuracy on the held-out test part)")
+    print(table.round(3).reset_index().to_markdown(index=False))
+
+
+if __name__ == "__main__":
+    main()
