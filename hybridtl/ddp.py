@@ -25,6 +25,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from .callbacks import Callback
+
 __all__ = ["AgreeOnStop", "Distributed", "current", "is_main_process"]
 
 
@@ -57,23 +59,14 @@ def is_main_process():
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
-class AgreeOnStop:
+class AgreeOnStop(Callback):
     """Callback, last in the list: every rank stops when rank 0 stops (they must never disagree)."""
 
     def __init__(self, group):
         self.group = group
 
-    def on_train_begin(self, state):
-        pass
-
-    def on_epoch_begin(self, state):
-        pass
-
     def on_epoch_end(self, state):
         state.stop = self.group.broadcast_flag(state.stop)
-
-    def on_train_end(self, state):
-        pass
 
 
 class Distributed:
