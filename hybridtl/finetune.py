@@ -18,7 +18,17 @@ from torch import nn
 
 from . import ddp
 from .backbones import load_backbone, replace_classifier, trainable_blocks
-from .callbacks import BatchNormPolicy, EarlyStopping, LRSchedule, TerminateOnNaN, TrainState
+from .callbacks import (
+    BatchNormPolicy,
+    EarlyStopping,
+    LRSchedule,
+    LRScheduler,
+    PrintLog,
+    StopAfter,
+    TerminateOnNaN,
+    TrainState,
+    fresh_copies,
+)
 from .devices import resolve_device, use_amp
 from .images import Preprocess, as_image_set, readable_part, rows_for_readable, warn_skipped
 from .oom import BatchBackOff, retry_halving
@@ -76,6 +86,10 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         ``scratch``: random initial weights, every layer at ``lr``.
     lr : float, default=3e-4
     head_lr_mult : float, default=10.0
+    layer_decay : float in (0, 1] or None, default=None
+        Discriminative learning rates (ULMFiT, fastai): the top block of the
+        backbone trains at the strategy's backbone rate, each block below at
+        ``layer_decay`` times the rate of the block above. ``None`` is 1.
     optimizer : {"adam", "adamax", "adamw", "sgd"}, default="adam"
         SGD uses momentum 0.9.
     weight_decay : float, default=0.0
@@ -87,8 +101,18 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
     validation_fraction : float or None, default=0.2
         Stratified share of the training data held out for early stopping;
         ``None`` trains on everything and keeps the last weights.
-    lr_schedule : {"cosine", "step", "none"}, default="cosine"
-        Per-epoch factor on the learning rates, restarting at each stage.
+    refit_full : bool, default=False
+        After early stopping on the held-out part has chosen the epoch, train
+        again from the start on all of ``X`` with the same schedule, up to that
+        epoch (``refit_epochs_``). Costs a second training run; ``history_``
+        stays that of the run that chose the epoch.
+    lr_schedule : {"cosine", "step", "none"} or LRScheduler, default="cosine"
+        Per-epoch factor on the learning rates, restarting at each stage; or
+        any ``torch.optim.lr_scheduler`` wrapped in
+        :class:`~hybridtl.callbacks.LRScheduler`.
+    warmup_epochs : float, default=0
+        Linear warm-up of the learning rates, batch by batch, over the first
+        ``warmup_epochs`` epochs of each stage (built-in schedules only).
     augment : {True, False, "flip", "light", "strong"}, default=True
         Augmentation of training images: a horizontal flip after the evaluation
         crop (``"flip"``), or after a random resized crop of 70-100 % (``"light"``)
@@ -97,6 +121,9 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         digits32, digits64 and photos64 (``benchmarks/finetune_defaults.py``, 3
         seeds); random crops cut digits apart (``"strong"`` lost on digits64)
         but help photos (0.960 vs 0.938), so pass ``"strong"`` for photos.
+    tta : bool, default=False
+        Test-time augmentation: ``predict_proba`` (and validation) average the
+        probabilities of each image and its mirror image; twice the cost.
     image_size : int or None, default=None
         Input side; ``None`` uses the backbone's.
     class_weight : None, "balanced" or dict, default=None
@@ -118,6 +145,16 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
     random_state : int, RandomState or None, default=None
         Same value, same history on the CPU.
     progress : bool, default=True
+    verbose : int, default=0
+        ``1`` prints one line per epoch (:class:`~hybridtl.callbacks.PrintLog`).
+    callbacks : list of Callback or None, default=None
+        Extra :class:`~hybridtl.callbacks.Callback` instances (e.g.
+        :class:`~hybridtl.callbacks.Checkpoint`), run after the built-in ones
+        on fresh copies at every ``fit``.
+    warm_start : bool, default=False
+        When already fitted, ``fit`` continues from the fitted weights (same
+        classes required) and appends to ``history_``, instead of starting
+        again from the pretrained ones.
     on_error : {"raise", "skip"}, default="raise"
         What an unreadable image file does: raise a ``ValueError`` naming it,
         or be left out of training (``fit``) / get NaN probabilities and the
@@ -134,6 +171,8 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         (the new layer's), backbone_lr, n_trainable_params, seconds.
     best_epoch_ : int or None
         Epoch (1-based) whose weights were kept, when validating.
+    refit_epochs_ : int or None
+        Epochs of the ``refit_full`` run on all the data, else None.
     interrupted_ : bool
         Whether Ctrl-C ended training early.
 
@@ -159,14 +198,18 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         strategy="full",
         lr=3e-4,
         head_lr_mult=10.0,
+        layer_decay=None,
         optimizer="adam",
         weight_decay=0.0,
         epochs=20,
         batch_size=32,
         patience=10,
         validation_fraction=0.2,
+        refit_full=False,
         lr_schedule="cosine",
+        warmup_epochs=0,
         augment=True,
+        tta=False,
         image_size=None,
         class_weight=None,
         label_smoothing=0.0,
@@ -178,6 +221,9 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         num_workers=0,
         random_state=None,
         progress=True,
+        verbose=0,
+        callbacks=None,
+        warm_start=False,
         on_error="raise",
     ):
         self.backbone = backbone
@@ -185,14 +231,18 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         self.strategy = strategy
         self.lr = lr
         self.head_lr_mult = head_lr_mult
+        self.layer_decay = layer_decay
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.epochs = epochs
         self.batch_size = batch_size
         self.patience = patience
         self.validation_fraction = validation_fraction
+        self.refit_full = refit_full
         self.lr_schedule = lr_schedule
+        self.warmup_epochs = warmup_epochs
         self.augment = augment
+        self.tta = tta
         self.image_size = image_size
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
@@ -204,6 +254,9 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         self.num_workers = num_workers
         self.random_state = random_state
         self.progress = progress
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.warm_start = warm_start
         self.on_error = on_error
 
     # -- validation ---------------------------------------------------------
@@ -221,6 +274,15 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
                 self.validation_fraction is None or 0 < self.validation_fraction < 1,
                 "validation_fraction must be None or in (0, 1)",
             ),
+            (
+                self.layer_decay is None or (_positive_number(self.layer_decay) and self.layer_decay <= 1),
+                f"layer_decay must be None or a number in (0, 1], got {self.layer_decay!r}",
+            ),
+            (
+                not (isinstance(self.lr_schedule, LRScheduler) and self.warmup_epochs),
+                "warmup_epochs works with the built-in lr_schedule names; put the warm-up into the LRScheduler "
+                "(e.g. torch.optim.lr_scheduler.SequentialLR with LinearLR)",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -229,8 +291,14 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             check_count(name, getattr(self, name), minimum)
         if not any(self.augment is a or (isinstance(self.augment, str) and self.augment == a) for a in AUGMENTS):
             raise ValueError(f"augment must be one of {AUGMENTS}, got {self.augment!r}")
-        LRSchedule(self.lr_schedule)
+        for name in ("refit_full", "tta", "warm_start"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        check_count("verbose", self.verbose, 0)
+        if not isinstance(self.lr_schedule, LRScheduler):
+            LRSchedule(self.lr_schedule, self.warmup_epochs)
         BatchNormPolicy(self.bn)
+        fresh_copies(self.callbacks)
         check_shared(self, allow_auto_batch=False)
 
     def _check_targets(self, y):
@@ -315,6 +383,10 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         self
         """
         classes, targets, images, seed, device = self._inputs(X, y)
+        start, earlier = self._warm_state(classes)
+        if self.refit_full and validation_data is not None:
+            raise ValueError("refit_full=True refits on the part held out by validation_fraction; with "
+                             "validation_data, X is already all the training data: pass refit_full=False")
         group = ddp.current(device)  # a torch.distributed process group (torchrun), or None
         if group is not None:
             seed = group.broadcast_int(seed)  # one split, one initial head on every rank
@@ -327,12 +399,35 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             train_set, train_targets = images.subset(train_idx), targets[train_idx]
             val_set, val_targets = images.subset(val_idx), targets[val_idx]
         with seeded(seed, device):
-            run = self._new_run(classes, train_targets, seed, device)
+            run = self._new_run(classes, train_targets, seed, device, start)
             state = self._train(run, train_set, train_targets, val_set, val_targets, device, group, seed)
-        self.history_ = pd.DataFrame(state.history)
+        self.history_ = _continued(earlier, pd.DataFrame(state.history))
         self.best_epoch_ = None if state.best_epoch is None else state.best_epoch + 1
         self.interrupted_ = state.interrupted
+        self.refit_epochs_ = None
+        if self.refit_full and len(val_targets) and not state.interrupted:
+            self._refit(classes, targets, images, seed, device, group, start, state)
         return self
+
+    def _refit(self, classes, targets, images, seed, device, group, start, chosen):
+        """Train again on all the data with the same schedule, stopping at the epoch early stopping chose."""
+        epochs = chosen.best_epoch + 1 if chosen.best_epoch is not None else len(chosen.history)
+        with seeded(seed, device):
+            run = self._new_run(classes, targets, seed, device, start)
+            none = np.arange(0)
+            state = self._train(run, images, targets, images.subset(none), targets[none], device, group, seed,
+                                extra=[StopAfter(epochs)])
+        self.refit_epochs_ = len(state.history)
+        self.interrupted_ = state.interrupted
+
+    def _warm_state(self, classes):
+        """(weights to start from, earlier history) for ``warm_start``; (None, None) otherwise."""
+        if not self.warm_start or not hasattr(self, "model_"):
+            return None, None
+        if len(classes) != len(self.classes_) or np.any(classes != self.classes_):
+            raise ValueError(f"warm_start=True continues a model fitted on classes {list(self.classes_)}, but y has "
+                             f"{list(classes)}; pass warm_start=False to start again")
+        return {k: v.detach().cpu().clone() for k, v in self.model_.state_dict().items()}, self.history_
 
     def _validation_set(self, validation_data):
         try:
@@ -349,12 +444,17 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         return images, np.searchsorted(self.classes_, y_val)
 
     def _callbacks(self):
-        """Strategy, schedule, BatchNorm freezing and early stopping, in the order they must run."""
+        """Strategy, schedule, BatchNorm freezing, early stopping, then the user's, in the order they must run."""
         strategy = make_strategy(
             self.strategy, self.lr, int(self.epochs), self.head_lr_mult, int(self.head_epochs), self.finetune_lr_mult
         )
-        return [strategy, LRSchedule(self.lr_schedule), BatchNormPolicy(self._bn_policy()),
-                EarlyStopping(int(self.patience)), TerminateOnNaN()]
+        if isinstance(self.lr_schedule, LRScheduler):
+            schedule = fresh_copies([self.lr_schedule])[0]
+        else:
+            schedule = LRSchedule(self.lr_schedule, self.warmup_epochs)
+        built_in = [strategy, schedule, BatchNormPolicy(self._bn_policy()), EarlyStopping(int(self.patience)),
+                    TerminateOnNaN()]
+        return built_in + fresh_copies(self.callbacks) + ([PrintLog()] if self.verbose else [])
 
     def _augmentation(self):
         """``augment`` as a strength for the image sets, or None."""
@@ -366,24 +466,34 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         """``bn``, except for training from scratch, where there are no pretrained statistics to keep."""
         return "train" if self.strategy == "scratch" else self.bn
 
-    def _new_run(self, classes, targets, seed, device):
-        """A freshly built network, optimizer, loss and RNG for one training run (fit or lr_find)."""
-        weights = None if self.strategy == "scratch" else self.weights
+    def _new_run(self, classes, targets, seed, device, start=None):
+        """A freshly built network, optimizer, loss and RNG for one training run (fit or lr_find).
+
+        ``start``: a state dict to begin from (``warm_start``) instead of the pretrained weights.
+        """
+        weights = None if self.strategy == "scratch" or start is not None else self.weights
         backbone, head = self._build(len(classes), weights)
+        if start is not None:
+            try:
+                backbone.module.load_state_dict(start)
+            except RuntimeError:
+                raise ValueError(f"warm_start=True: the fitted weights do not fit backbone={self.backbone!r}; "
+                                 "pass warm_start=False to start again") from None
         model = backbone.module.to(device, memory_format=torch.channels_last)
         amp = use_amp(self.amp, device)
         return _Run(
             backbone=backbone,
             head=head,
             preprocess=Preprocess.from_config(backbone.config, self.image_size),
-            optimizer=make_optimizer(self.optimizer, model, head, self.weight_decay),
+            optimizer=make_optimizer(self.optimizer, trainable_blocks(backbone), head, self.weight_decay,
+                                     self.layer_decay),
             loss_fn=self._loss(targets, classes).to(device),
             amp=amp,
             scaler=torch.amp.GradScaler(device.type, enabled=amp),
             generator=torch.Generator().manual_seed(seed),
         )
 
-    def _train(self, run, train_set, train_targets, val_set, val_targets, device, group=None, seed=0):
+    def _train(self, run, train_set, train_targets, val_set, val_targets, device, group=None, seed=0, extra=()):
         self.config_ = run.backbone.config
         self.preprocess_ = run.preprocess
         self.model_ = model = run.backbone.module
@@ -392,6 +502,8 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         state = TrainState(model, run.head, trainable_blocks(run.backbone), run.optimizer)
         if group is not None:
             run.generator.manual_seed(seed + group.rank)  # each rank its own augmentations
+        callbacks = self._callbacks() + list(extra) + ([] if group is None else [ddp.AgreeOnStop(group)])
+        on_batch = _batch_hooks(state, callbacks)
 
         def train_at(size):
             images, targets, net = train_set, train_targets, model
@@ -400,7 +512,8 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
                 images, targets, net = train_set.subset(mine), train_targets[mine], group.wrapped(model)
             batches = images.train_batches(run.preprocess, targets, size, device, run.generator,
                                            self._augmentation(), workers)
-            result = run_epoch(net, batches, run.optimizer, run.loss_fn, device, run.amp, run.scaler)
+            state.n_batches = math.ceil(len(targets) / size)
+            result = run_epoch(net, batches, run.optimizer, run.loss_fn, device, run.amp, run.scaler, on_batch)
             if group is None:
                 return result
             group.sync_buffers(model)
@@ -416,10 +529,9 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
                     return group.weighted_means(nan_pair(), 0)
                 images, targets = val_set.subset(mine), val_targets[mine]
             batches = images.batches(run.preprocess, backoff.batch_size, device, workers)
-            result = evaluate(model, batches, targets, device, run.amp)
+            result = evaluate(model, batches, targets, device, run.amp, bool(self.tta))
             return result if group is None else group.weighted_means(result, len(targets))
 
-        callbacks = self._callbacks() + ([] if group is None else [ddp.AgreeOnStop(group)])
         return fit_loop(state, callbacks, int(self.epochs), lambda: backoff.call(train_at), validate,
                         self.progress and ddp.is_main_process())
 
@@ -439,7 +551,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         def probabilities(readable):
             def predict_at(size):
                 batches = readable.batches(self.preprocess_, size, device, int(self.num_workers))
-                return predict_proba(model, batches, device, use_amp(self.amp, device))
+                return predict_proba(model, batches, device, use_amp(self.amp, device), bool(self.tta))
 
             return retry_halving(predict_at, int(self.batch_size), "predict").double().numpy()
 
@@ -502,6 +614,30 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         """The same network and new layer with random weights, for unpickling."""
         backbone, _ = self._build(len(self.classes_), None)
         return backbone.module
+
+
+def _batch_hooks(state, callbacks):
+    """``run_epoch``'s (begin, end) pair that runs the callbacks' batch hooks."""
+
+    def begin(i):
+        state.batch = i
+        for callback in callbacks:
+            callback.on_batch_begin(state)
+
+    def end(i, loss):
+        state.batch_loss = loss.item()
+        for callback in callbacks:
+            callback.on_batch_end(state)
+
+    return begin, end
+
+
+def _continued(earlier, history):
+    """``history`` after an ``earlier`` one (``warm_start``), its epochs numbered on."""
+    if earlier is None or not len(earlier):
+        return history
+    history = history.assign(epoch=history["epoch"] + int(earlier["epoch"].iloc[-1]))
+    return pd.concat([earlier, history], ignore_index=True)
 
 
 def _positive_number(value):

@@ -10,7 +10,8 @@ a colleague or a model hub is code. A ``.hybridtl`` file is a zip of
 
 :func:`load` trusts scikit-learn's own types (skops' default), numpy data and
 the explicit list :data:`TRUSTED` of hybridtl, calibration and XGBoost types
-below; a file that names any other type is refused before anything is built.
+below (and, by name only, torch's learning-rate scheduler classes); a file that
+names any other type is refused before anything is built.
 
 Examples
 --------
@@ -47,7 +48,12 @@ TRUSTED = (
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "xgboost.core.Booster",
+    "hybridtl.callbacks.Checkpoint",
+    "hybridtl.callbacks.LRScheduler",
+    "hybridtl.callbacks.PrintLog",
 )
+# Classes named here are only looked up, never called, on load: the schedulers an LRScheduler names.
+TRUSTED_PREFIXES = ("torch.optim.lr_scheduler.",)
 
 
 def save(model, path):
@@ -99,9 +105,10 @@ def load(path):
         named = skops.io.get_untrusted_types(data=state)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{str(path)!r} is a damaged hybridtl model file ({type(exc).__name__}: {exc})") from None
-    unknown = sorted(set(named) - set(TRUSTED))
+    unknown = sorted(t for t in set(named) - set(TRUSTED) if not t.startswith(TRUSTED_PREFIXES))
     if unknown:
-        raise ValueError(f"{str(path)!r} names types hybridtl does not trust, so it is not loaded: {unknown}")
+        raise ValueError(f"{str(path)!r} names types hybridtl does not trust, so it is not loaded: {unknown} "
+                         "(a model fitted with your own callbacks: set_params(callbacks=None) before saving)")
     tensors = safetensors.torch.load(weights) if weights else {}
     with weights_apart(tensors):
         return skops.io.loads(state, trusted=named)

@@ -2,7 +2,8 @@
 
 Each strategy is a callback (:mod:`hybridtl.callbacks`) that, at the start of
 every epoch, sets ``requires_grad`` on the backbone's blocks and the base
-learning rate of the two optimizer groups (backbone, new head), and says when
+learning rate of the optimizer's groups (one per block, scaled by its
+``lr_scale``, then the new head), and says when
 a new stage starts so that the schedule restarts.
 """
 
@@ -34,8 +35,10 @@ class Strategy(Callback):
         for i, block in enumerate(state.blocks):
             block.requires_grad_(i >= n_frozen)
         state.head.requires_grad_(True)
-        backbone, head = state.optimizer.param_groups
-        backbone["base_lr"], head["base_lr"] = (backbone_lr if n_train else 0.0), head_lr
+        *backbone, head = state.optimizer.param_groups
+        for group in backbone:  # lr_scale: discriminative rates per block (layer_decay), else 1
+            group["base_lr"] = backbone_lr * group["lr_scale"] if n_train else 0.0
+        head["base_lr"] = head_lr
         state.stage_start, state.stage_length = self.stage(state.epoch)
 
 

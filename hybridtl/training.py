@@ -23,16 +23,23 @@ __all__ = ["OPTIMIZERS", "evaluate", "fit_loop", "make_optimizer", "run_epoch", 
 OPTIMIZERS = ("adam", "adamax", "adamw", "sgd")
 
 
-def make_optimizer(name, model, head, weight_decay=0.0):
-    """An optimizer with two groups, the backbone's parameters then the new head's.
+def make_optimizer(name, blocks, head, weight_decay=0.0, layer_decay=None):
+    """An optimizer with one parameter group per backbone block (input first), then the new head's.
 
-    The strategy sets each group's ``base_lr`` and the schedule its ``lr``.
+    Each group carries ``lr_scale``: 1 for the head and, with ``layer_decay=d``, ``d ** k`` for the
+    block ``k`` places below the top one (discriminative learning rates, as ULMFiT and fastai use).
+    The strategy sets each group's ``base_lr`` from it and the schedule its ``lr``. The groups follow
+    :func:`~hybridtl.backbones.trainable_blocks`, the units that ``gradual`` unfreezes, rather than
+    timm's ``param_groups_layer_decay``, which works on timm models only and puts the new head in
+    the top layer group, where it could not have its own ``head_lr_mult``.
     """
     head_ids = {id(p) for p in head.parameters()}
-    groups = [
-        {"params": [p for p in model.parameters() if id(p) not in head_ids], "lr": 0.0, "base_lr": 0.0},
-        {"params": list(head.parameters()), "lr": 0.0, "base_lr": 0.0},
-    ]
+    scale = 1.0 if layer_decay is None else float(layer_decay)
+    groups = [{"params": [p for p in block.parameters() if id(p) not in head_ids], "lr_scale": scale ** (len(blocks) - 1 - i)}
+              for i, block in enumerate(blocks)]
+    groups = [g for g in groups if g["params"]] + [{"params": list(head.parameters()), "lr_scale": 1.0}]
+    for group in groups:
+        group.update(lr=0.0, base_lr=0.0)
     if name == "adam":
         return torch.optim.Adam(groups, weight_decay=weight_decay)
     if name == "adamax":
@@ -57,11 +64,18 @@ def train_step(model, inputs, targets, optimizer, loss_fn, device, amp, scaler):
     return loss, logits
 
 
-def run_epoch(model, batches, optimizer, loss_fn, device, amp, scaler):
-    """Train over ``batches`` of (inputs, targets) once; return (mean loss, accuracy)."""
+def run_epoch(model, batches, optimizer, loss_fn, device, amp, scaler, on_batch=None):
+    """Train over ``batches`` of (inputs, targets) once; return (mean loss, accuracy).
+
+    ``on_batch``, if given, is a pair of callables ``(begin(i), end(i, loss))`` run around each step.
+    """
     total_loss, correct, seen = 0.0, 0, 0
-    for inputs, targets in batches:
+    for i, (inputs, targets) in enumerate(batches):
+        if on_batch is not None:
+            on_batch[0](i)
         loss, logits = train_step(model, inputs, targets, optimizer, loss_fn, device, amp, scaler)
+        if on_batch is not None:
+            on_batch[1](i, loss)
         total_loss += loss.item() * len(targets)
         correct += (logits.argmax(1).cpu() == targets).sum().item()
         seen += len(targets)
@@ -69,22 +83,28 @@ def run_epoch(model, batches, optimizer, loss_fn, device, amp, scaler):
 
 
 @torch.no_grad()
-def evaluate(model, batches, targets, device, amp):
+def evaluate(model, batches, targets, device, amp, tta=False):
     """Mean cross-entropy (unweighted, unsmoothed) and accuracy of ``model`` over ``batches`` (inputs only)."""
-    probs = predict_proba(model, batches, device, amp)
+    probs = predict_proba(model, batches, device, amp, tta)
     targets = torch.as_tensor(targets)
     loss = torch.nn.functional.nll_loss(torch.log(probs.clamp_min(1e-12)), targets).item()
     return loss, (probs.argmax(1) == targets).float().mean().item()
 
 
 @torch.no_grad()
-def predict_proba(model, batches, device, amp):
-    """Softmax outputs of ``model`` in eval mode, on the CPU, as float32."""
+def predict_proba(model, batches, device, amp, tta=False):
+    """Softmax outputs of ``model`` in eval mode, on the CPU, as float32.
+
+    ``tta=True`` averages the probabilities of each image and its mirror image (test-time augmentation).
+    """
     model.eval()
     out = []
     for inputs in batches:
         with autocast(amp, device):
-            out.append(model(inputs).float().softmax(1).cpu())
+            probs = model(inputs).float().softmax(1)
+            if tta:
+                probs = (probs + model(inputs.flip(3)).float().softmax(1)) / 2
+        out.append(probs.cpu())
     return torch.cat(out)
 
 
@@ -113,8 +133,8 @@ def fit_loop(state, callbacks, epochs, train_epoch, validate, progress=True):
                 "train_acc": train_acc,
                 "val_loss": val_loss,
                 "val_acc": val_acc,
-                "lr": state.optimizer.param_groups[1]["lr"],
-                "backbone_lr": state.optimizer.param_groups[0]["lr"],
+                "lr": state.optimizer.param_groups[-1]["lr"],
+                "backbone_lr": state.optimizer.param_groups[-2]["lr"],
                 "n_trainable_params": sum(p.numel() for p in state.model.parameters() if p.requires_grad),
                 "seconds": time.perf_counter() - start,
             }
