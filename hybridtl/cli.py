@@ -399,7 +399,24 @@ def cmd_evaluate(args):
             with atomic_path(out / name) as tmp:
                 frame.to_csv(tmp, index=name != "metrics.csv")
         plot_confusion_matrix(data.y, predicted, labels, out / "confusion_matrix.png", title=Path(args.model).name)
-        print(f"\nsaved metrics.csv, classification_report.csv, confusion_matrix.csv and .png in {out}")
+        saved = _save_interpretation(model, data, out)
+        print(f"\nsaved metrics.csv, classification_report.csv, confusion_matrix.csv and .png{saved} in {out}")
+
+
+def _save_interpretation(model, data, out):
+    """Top losses, most confused pairs and a results grid into ``out``, for models with ``predict_proba``."""
+    from .atomic import atomic_path
+    from .interpretation import ClassificationInterpretation
+
+    if not hasattr(model, "predict_proba"):
+        return ""
+    interp = ClassificationInterpretation.from_estimator(model, data.X, data.y)
+    for name, frame in (("top_losses.csv", interp.top_losses(100)), ("most_confused.csv", interp.most_confused())):
+        with atomic_path(out / name) as tmp:
+            frame.to_csv(tmp, index=False)
+    interp.plot_top_losses(out / "top_losses.png")
+    interp.plot_results(out / "results.png")
+    return ", top_losses.csv and .png, most_confused.csv, results.png"
 
 
 def cmd_bench(args):
@@ -476,7 +493,8 @@ def build_parser():
     p = verbs.add_parser("evaluate", help="accuracy, macro-F1, classification report, confusion matrix")
     _model_args(p)
     _data_args(p)
-    p.add_argument("--out", default=None, help="folder for metrics.csv, classification_report.csv and the confusion matrix")
+    p.add_argument("--out", default=None, help="folder for metrics.csv, classification_report.csv, the confusion "
+                   "matrix, top_losses.csv/.png, most_confused.csv and results.png")
     p.add_argument("--seed", type=int, default=0)
     _runtime_args(p)
     p.set_defaults(func=cmd_evaluate)
@@ -485,7 +503,10 @@ def build_parser():
     _data_args(p)
     p.add_argument("--recipes", nargs="+", default=list(DEFAULT_RECIPES))
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--grid", action="store_true", help="tune each recipe's GRID on the validation part")
+    p.add_argument("--grid", nargs="?", choices=("auto", "all", "none"), default="auto", const="all",
+                   help="which recipes' GRID to tune on the validation part: 'auto' (default) those whose fits are "
+                        "cheap, the hybrid and baseline ones (the features come from the cache); 'all' (or --grid "
+                        "alone) also the fine-tuning ones (a full training per grid point); 'none'")
     p.add_argument("--seeds", type=_positive_int, default=1,
                    help="repeat with N seeds (split and training), from --seed on; report mean and spread")
     _settings_args(p)

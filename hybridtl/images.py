@@ -462,6 +462,14 @@ def rows_for_readable(images, on_error, num_workers, width, compute, dtype):
     return out
 
 
+def display_image(images, index):
+    """Image ``index`` of an image set as a float (h, w, 3) array in [0, 1] for plotting; None if unreadable."""
+    try:
+        return _load_item(images.raw(index), index).permute(1, 2, 0).numpy()
+    except (ValueError, TypeError):
+        return None
+
+
 def is_hidden(name):
     """Names that are never data: dot files and folders (``.DS_Store``, macOS ``._x.jpg``,
     ``.ipynb_checkpoints``) and macOS archive folders (``__MACOSX``)."""

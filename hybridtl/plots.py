@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .atomic import atomic_path  # noqa: E402
 
-__all__ = ["plot_confusion_matrix", "plot_history", "plot_lr_find", "plot_summary"]
+__all__ = ["plot_confusion_matrix", "plot_history", "plot_image_grid", "plot_lr_find", "plot_summary"]
 
 
 def _save(fig, path):
@@ -67,4 +67,24 @@ def plot_summary(results, path):
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3)
     ax.set_title("accuracy vs fit time per recipe")
+    return _save(fig, path)
+
+
+def plot_image_grid(pictures, titles, red, path, title=""):
+    """Images (float (h, w, 3) in [0, 1], or None for unreadable ones) in a square-ish grid with titles."""
+    import math
+
+    n = max(len(pictures), 1)
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.6 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, picture, text, is_red in zip(axes.flat, pictures, titles, red):
+        if picture is None:
+            ax.text(0.5, 0.5, "unreadable", ha="center", va="center")
+        else:
+            ax.imshow(picture.clip(0, 1), interpolation="nearest")
+        ax.set_title(text, fontsize=9, color="red" if is_red else "black")
+    fig.suptitle(title)
     return _save(fig, path)

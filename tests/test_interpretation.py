@@ -1,0 +1,66 @@
+"""Top losses, most confused pairs and result grids, on both kinds of estimator and on real files."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hybridtl.finetune import FineTuneClassifier
+from hybridtl.heads import make_hybrid_pipeline
+from hybridtl.interpretation import ClassificationInterpretation
+
+
+def test_losses_top_losses_and_most_confused_from_known_probabilities():
+    X = np.zeros((4, 8, 8), np.uint8)
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [np.nan, np.nan]])
+    interp = ClassificationInterpretation(X, ["a", "a", "b", "b"], proba, np.array(["a", "b"]))
+    assert np.allclose(interp.losses[:3], -np.log([0.9, 0.2, 0.4])) and np.isnan(interp.losses[3])
+    assert interp.predicted.tolist() == ["a", "b", "a", None]
+    top = interp.top_losses()
+    assert top["index"].tolist() == [1, 2, 0]  # the unreadable row is left out
+    assert top["probability"].tolist() == pytest.approx([0.8, 0.6, 0.9])
+    confused = interp.most_confused()
+    assert confused.to_dict("records") == [{"actual": "a", "predicted": "b", "count": 1},
+                                          {"actual": "b", "predicted": "a", "count": 1}]
+    assert interp.most_confused(min_count=2).empty
+    unseen = ClassificationInterpretation(X[:1], ["c"], proba[:1], np.array(["a", "b"]))
+    assert np.isinf(unseen.losses[0])
+
+
+def test_sizes_must_match():
+    with pytest.raises(ValueError, match="must match"):
+        ClassificationInterpretation(np.zeros((3, 8, 8), np.uint8), [0, 1], np.ones((3, 2)) / 2, [0, 1])
+
+
+@pytest.mark.parametrize("kind", ["hybrid", "finetune"])
+def test_both_estimators_on_real_files(kind, small_digits, tmp_path):
+    X, y = small_digits
+    paths = []
+    for i, image in enumerate(X[::3]):  # PNG and JPEG files, one missing
+        path = tmp_path / (f"{i}.png" if i % 2 else f"{i}.jpg")
+        Image.fromarray(image).resize((24, 24)).convert("RGB").save(path)
+        paths.append(str(path))
+    paths[3] = str(tmp_path / "gone.png")
+    if kind == "hybrid":
+        model = make_hybrid_pipeline("logreg", image_size=32, device="cpu", progress=False).fit(X, y)
+    else:
+        model = FineTuneClassifier(strategy="head", epochs=1, image_size=32, device="cpu", progress=False,
+                                   random_state=0, on_error="skip").fit(X, y)
+    with pytest.warns(UserWarning, match="gone.png"):
+        interp = ClassificationInterpretation.from_estimator(model, paths, y[::3])
+    assert interp.predicted[3] is None and len(interp.top_losses()) == len(paths) - 1
+    wrong = sum(p is not None and p != t for p, t in zip(interp.predicted, y[::3]))
+    assert interp.most_confused()["count"].sum() == wrong
+    for name, draw in (("top.png", interp.plot_top_losses), ("results.png", interp.plot_results)):
+        assert draw(tmp_path / name) == tmp_path / name
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temporary files left
+
+
+def test_a_model_without_probabilities_is_refused(small_digits):
+    from sklearn.pipeline import Pipeline
+    from sklearn.svm import LinearSVC
+
+    X, y = small_digits
+    model = Pipeline([("svm", LinearSVC())]).fit(X.reshape(len(X), -1), y)
+    with pytest.raises(TypeError, match="has no predict_proba"):
+        ClassificationInterpretation.from_estimator(model, X, y)
