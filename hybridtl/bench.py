@@ -22,7 +22,11 @@ from .recipes import load_recipe
 __all__ = ["run_benchmark", "run_seeds", "split_three"]
 
 COLUMNS = ["recipe", "kind", "accuracy", "macro_f1", "fit_seconds", "shared_extract_seconds", "predict_seconds",
-           "predict_images_per_s", "peak_rss_mb", "peak_gpu_mb", "device", "epochs_run"]
+           "predict_images_per_s", "peak_rss_mb", "peak_gpu_mb", "device", "epochs_run", "grid_best"]
+
+# "auto": tune the GRID of recipes whose fits are cheap (hybrid heads on cached features, baselines),
+# not of fine-tuning recipes, where every grid point is a full training; "all"; "none".
+GRID_MODES = ("auto", "all", "none")
 
 
 def split_three(y, val_size=0.2, test_size=0.2, random_state=0):
@@ -79,14 +83,31 @@ def _concat(a, b):
     return np.concatenate([a, b]) if isinstance(a, np.ndarray) else list(a) + list(b)
 
 
+def searches(recipe, grid):
+    """Whether the benchmark tunes ``recipe``'s GRID under the ``grid`` mode (see :data:`GRID_MODES`).
+
+    Examples
+    --------
+    >>> from hybridtl.recipes import load_recipe
+    >>> [searches(load_recipe(name), "auto") for name in ("cnn_svm", "finetune_full")]
+    [True, False]
+    """
+    mode = {True: "all", False: "none"}.get(grid, grid)
+    if mode not in GRID_MODES:
+        raise ValueError(f"grid must be one of {GRID_MODES} (or True / False), got {grid!r}")
+    return bool(recipe.grid) and (mode == "all" or (mode == "auto" and recipe.kind != "finetune"))
+
+
 def _fit(recipe, estimator, train, val, grid):
-    if grid and recipe.grid:
+    """(fitted estimator, best grid parameters or None)."""
+    if searches(recipe, grid):
         folds = PredefinedSplit(np.r_[np.full(len(train.y), -1), np.zeros(len(val.y))])
         search = GridSearchCV(estimator, recipe.grid, cv=folds, refit=True)
-        return search.fit(_concat(train.X, val.X), np.r_[train.y, val.y]).best_estimator_
+        search.fit(_concat(train.X, val.X), np.r_[train.y, val.y])
+        return search.best_estimator_, search.best_params_
     if recipe.kind == "finetune":
-        return estimator.fit(train.X, train.y, validation_data=(val.X, val.y))
-    return estimator.fit(train.X, train.y)
+        return estimator.fit(train.X, train.y, validation_data=(val.X, val.y)), None
+    return estimator.fit(train.X, train.y), None
 
 
 def _run_one(name, data_parts, settings, grid, out):
@@ -98,7 +119,7 @@ def _run_one(name, data_parts, settings, grid, out):
         torch.cuda.reset_peak_memory_stats()
     with PeakRSS() as memory:
         start = time.perf_counter()
-        fitted = _fit(recipe, estimator, train, val, grid)
+        fitted, best = _fit(recipe, estimator, train, val, grid)
         fit_seconds = time.perf_counter() - start
         start = time.perf_counter()
         predicted = fitted.predict(test.X)
@@ -120,6 +141,7 @@ def _run_one(name, data_parts, settings, grid, out):
         "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else np.nan,
         "device": device.type,
         "epochs_run": len(history) if history is not None else np.nan,
+        "grid_best": "" if best is None else " ".join(f"{k}={v}" for k, v in sorted(best.items())),
     }
 
 
@@ -145,7 +167,7 @@ def shared_extraction(recipes, settings, parts):
 
 
 def run_benchmark(data, recipes, out_dir, settings=None, val_size=0.2, test_size=0.2, random_state=0,
-                  grid=False, progress=True):
+                  grid="auto", progress=True):
     """Fit every recipe on the same split, score it once on the test part, and write the report.
 
     Writes into ``out_dir``: ``results.csv`` and ``results.md`` (one row per
@@ -153,6 +175,10 @@ def run_benchmark(data, recipes, out_dir, settings=None, val_size=0.2, test_size
     peak memory, device; hybrid recipes share one feature extraction, timed
     once as ``shared_extract_seconds``), ``confusion_<recipe>.png``, ``curves_<recipe>.png``
     for fine-tuned recipes, and ``summary.png`` (accuracy against fit time).
+
+    ``grid`` (one of :data:`GRID_MODES`, the CLI's ``--grid``) says whose GRID
+    is tuned with ``GridSearchCV`` on the validation part, the winner refit on
+    train + validation; ``grid_best`` in the table names what it chose.
 
     Returns
     -------
@@ -166,7 +192,7 @@ def run_benchmark(data, recipes, out_dir, settings=None, val_size=0.2, test_size
     settings = {"random_state": random_state, **(settings or {})}
     parts = tuple(subset(data, idx) for idx in split_three(data.y, val_size, test_size, random_state))
     for name in recipes:
-        load_recipe(name)  # fail on an unknown recipe before any work
+        searches(load_recipe(name), grid)  # fail on an unknown recipe or grid mode before any work
     shared = shared_extraction(recipes, settings, parts)
     rows = []
     for name in tqdm(recipes, disable=not progress, desc="recipes", unit="recipe"):
@@ -181,7 +207,7 @@ def run_benchmark(data, recipes, out_dir, settings=None, val_size=0.2, test_size
     return results
 
 
-def run_seeds(data, recipes, out_dir, seeds, settings=None, grid=False, progress=True):
+def run_seeds(data, recipes, out_dir, seeds, settings=None, grid="auto", progress=True):
     """:func:`run_benchmark` once per seed (its own split and training seeds), then mean and spread.
 
     Each seed's full report goes to ``out_dir/seed_<s>/``; ``out_dir`` gets

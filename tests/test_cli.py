@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from hybridtl.cli import main
+from hybridtl.cli import build_parser, main
 from hybridtl.datasets import load_digits_images
 
 TINY = ["--image-size", "32", "--epochs", "1", "--no-progress", "--batch-size", "16"]
@@ -49,6 +49,14 @@ def test_fit_predict_evaluate(folder, tmp_path, capsys):
     accuracy = float(printed.split("accuracy")[1].split()[0])
     assert 0.8 < accuracy <= 1.0 and "macro-F1" in printed and "confusion matrix" in printed
     assert (tmp_path / "eval" / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    for picture in ("top_losses.png", "results.png"):
+        assert (tmp_path / "eval" / picture).read_bytes()[:4] == b"\x89PNG"
+    worst = pd.read_csv(tmp_path / "eval" / "top_losses.csv")
+    assert list(worst.columns) == ["index", "actual", "predicted", "probability", "loss"]
+    assert len(worst) == 36 and worst["loss"].is_monotonic_decreasing
+    confused = pd.read_csv(tmp_path / "eval" / "most_confused.csv")
+    assert list(confused.columns) == ["actual", "predicted", "count"]
+    assert confused["count"].sum() == round((1 - accuracy) * 36)
 
 
 def test_fit_with_grid_and_csv_data(folder, tmp_path, capsys):
@@ -84,6 +92,9 @@ def test_bench_writes_the_report(folder, tmp_path):
     assert (results["fit_seconds"] > 0).all() and (results["predict_images_per_s"] > 0).all()
     assert (results["peak_rss_mb"] > 50).all() and set(results["device"]) == {"cpu"}
     assert "| recipe" in (out / "results.md").read_text()
+    # by default the cheap grids are tuned (hybrid, baseline) and fine-tuning keeps its defaults
+    assert results["grid_best"].fillna("").tolist()[2] == ""
+    assert results["grid_best"].tolist()[0].startswith("head__C=") and results["grid_best"].tolist()[1].startswith("head__C=")
     for name in ["summary.png", "curves_finetune_head.png"] + [f"confusion_{r}.png" for r in recipes]:
         assert (out / name).read_bytes()[:4] == b"\x89PNG", name
     # same seed, same accuracies
@@ -185,3 +196,18 @@ def test_bench_with_seeds_reports_mean_and_spread(folder, tmp_path):
         assert summary.loc[recipe, "accuracy_mean"] == pytest.approx(group["accuracy"].mean())
         assert summary.loc[recipe, "accuracy_std"] == pytest.approx(group["accuracy"].std())
     assert all((out / f"seed_{s}" / "results.csv").is_file() for s in range(3))
+
+
+def test_bench_grid_modes(folder, tmp_path, capsys):
+    from hybridtl.bench import GRID_MODES
+
+    assert build_parser().parse_args(["bench", "x", "--out", "o"]).grid == "auto"
+    assert build_parser().parse_args(["bench", "x", "--out", "o", "--grid"]).grid == "all"
+    assert [a for a in build_parser()._subparsers._group_actions[0].choices["bench"]._actions
+            if a.dest == "grid"][0].choices == GRID_MODES
+    out = tmp_path / "none"
+    assert main(["bench", str(folder), "--recipes", "pixels_logreg", "--grid", "none", "--out", str(out), *TINY]) == 0
+    assert pd.read_csv(out / "results.csv")["grid_best"].isna().all()
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", str(folder), "--grid", "some", "--out", str(out)])
+    assert exit_.value.code == 2 and "invalid choice: 'some'" in capsys.readouterr().err
