@@ -306,14 +306,9 @@ PREDICT_CHUNK = 2048
 
 def _proba_table(model, data):
     """One row per image: path, predicted, proba_<class>..., and error (empty: it was read)."""
-    import pandas as pd
+    from .predictions import prediction_table
 
-    proba = model.predict_proba(data.X)
-    table = pd.DataFrame({"path": [str(i) for i in data.ids], "predicted": model.classes_[proba.argmax(axis=1)]})
-    for j, label in enumerate(model.classes_):
-        table[f"proba_{label}"] = proba[:, j]
-    table["error"] = ""
-    return table
+    return prediction_table([str(i) for i in data.ids], model.predict_proba(data.X), model.classes_)
 
 
 def _predict_dask(args, model):

@@ -49,6 +49,8 @@ class DaskLabelXGBClassifier(ClassifierMixin, BaseEstimator):
     feature_names_in_ : ndarray
     booster_ : xgboost.Booster
         The trained model; :meth:`to_local` wraps it for in-memory use and saving.
+    local_model_ : LabelXGBClassifier
+        That wrapping, built once in ``fit``, which ``predict`` and ``predict_proba`` use.
 
     Notes
     -----
@@ -124,13 +126,14 @@ class DaskLabelXGBClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = encoder.classes_
         self.feature_names_in_ = np.asarray(features, dtype=object)
         self.n_features_in_ = len(features)
+        self.local_model_ = self.to_local()  # built once: predict ships it to the workers
         return self
 
     def predict_proba(self, X):
         """Probabilities: a lazy dask array for dask input (each partition predicted where it lies),
         else a numpy array."""
         check_is_fitted(self, "booster_")
-        local = self.to_local()
+        local = self.local_model_
         if not is_dask_collection(X):
             return local.predict_proba(X)
         import dask
@@ -143,7 +146,7 @@ class DaskLabelXGBClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         """Class labels: a lazy dask Series for dask input, else a numpy array."""
         check_is_fitted(self, "booster_")
-        local = self.to_local()
+        local = self.local_model_
         if not is_dask_collection(X):
             return local.predict(X)
         import dask
@@ -153,7 +156,7 @@ class DaskLabelXGBClassifier(ClassifierMixin, BaseEstimator):
         return X[list(self.feature_names_in_)].map_partitions(_predict_part, dask.delayed(local, pure=True), meta=meta)
 
     def to_local(self):
-        """The trained trees as an in-memory :class:`~hybridtl.heads.LabelXGBClassifier` (for saving)."""
+        """The trained trees as a new in-memory :class:`~hybridtl.heads.LabelXGBClassifier` (for saving)."""
         from .heads import LabelXGBClassifier
 
         check_is_fitted(self, "booster_")
@@ -191,17 +194,10 @@ def _takes_images(model):
 
 
 def _proba_frame(part, proba, classes, errors=None):
-    import pandas as pd
+    from .predictions import prediction_table
 
-    proba = np.asarray(proba, dtype=np.float64)
-    unread = np.isnan(proba).any(axis=1)
-    predicted = np.where(unread, None, classes[np.where(unread, 0, proba.argmax(axis=1))].astype(object))
-    out = pd.DataFrame({"path": part["path"].astype(str).to_numpy() if "path" in part.columns else part.index,
-                        "predicted": [None if p is None else str(p) for p in predicted]}, index=part.index)
-    for j, label in enumerate(classes):
-        out[f"proba_{label}"] = proba[:, j]
-    out["error"] = errors if errors is not None else [""] * len(part)
-    return out
+    paths = part["path"].astype(str).to_numpy() if "path" in part.columns else part.index
+    return prediction_table(paths, proba, classes, errors, index=part.index, as_text=True)
 
 
 def predict_images_partition(part, payload):
