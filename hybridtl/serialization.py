@@ -43,6 +43,7 @@ TRUSTED = (
     "hybridtl.backbones.BackboneConfig",
     "hybridtl.images.Preprocess",
     "hybridtl.heads.Float64Scaler",
+    "hybridtl.heads.Float64Normalizer",
     "hybridtl.pixels.PixelFeatures",
     "hybridtl.heads.LabelXGBClassifier",
     "sklearn.calibration._CalibratedClassifier",

@@ -1,7 +1,7 @@
-"""Hybrid: frozen EfficientNet-Lite0 ImageNet features, then logistic regression."""
+"""Hybrid: frozen EfficientNet-Lite0 ImageNet features, L2-normalised, then logistic regression."""
 
 from hybridtl.recipes import hybrid_builder
 
 KIND = "hybrid"
-GRID = {"head__C": [0.01, 0.1, 1.0]}
+GRID = {"head__C": [1.0, 10.0, 100.0]}
 build = hybrid_builder("logreg")

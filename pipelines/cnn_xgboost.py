@@ -3,5 +3,5 @@
 from hybridtl.recipes import hybrid_builder
 
 KIND = "hybrid"
-GRID = {"head__n_estimators": [100, 300], "head__max_depth": [3, 6]}
+GRID = {"head__n_estimators": [200, 400], "head__max_depth": [3, 6]}
 build = hybrid_builder("xgboost")
