@@ -6,7 +6,8 @@ training mode, a fixed number of epochs, the last weights. Every contender sees 
 
 Tasks (no download), from ``benchmarks/finetune_bn.py``: digits32, digits64 (real digits at two
 sizes) and photos64 (9 classes of crops from scikit-image's photos, test crops from the other half
-of each photo).
+of each photo); and tints64, a mostly-colour task (5 tints of crops from the 6 photos bundled with
+scikit-learn and scikit-image, test crops from the other half of each photo).
 
     python benchmarks/finetune_defaults.py --seeds 0 1 2 --epochs 8
 """
@@ -24,7 +25,7 @@ import pandas as pd
 import torch
 
 from hybridtl.finetune import FineTuneClassifier
-from finetune_bn import digits32, photos64
+from finetune_bn import _crops, digits32, photos64
 
 
 def digits64(seed):
@@ -32,7 +33,42 @@ def digits64(seed):
     return X_train, y_train, X_test, y_test, 64
 
 
-TASKS = {"digits32": digits32, "digits64": digits64, "photos64": photos64}
+# A mostly-colour task: the class is the tint, whatever the photo the crop comes from.
+TINTS = {"natural": (1.0, 1.0, 1.0), "red": (1.0, 0.6, 0.6), "green": (0.6, 1.0, 0.6), "blue": (0.6, 0.6, 1.0),
+         "gray": None}
+
+
+def _bundled_photos():
+    import skimage.data
+    from sklearn.datasets import load_sample_images
+
+    return list(load_sample_images().images) + [getattr(skimage.data, name)()[..., :3]
+                                                for name in ("astronaut", "chelsea", "coffee", "rocket")]
+
+
+def _tinted(crop, tint):
+    if tint is None:
+        gray = crop @ np.array([0.299, 0.587, 0.114])
+        return np.repeat(gray[..., None], 3, axis=2).round().astype(np.uint8)
+    return (crop * np.array(tint)).round().astype(np.uint8)
+
+
+def tints64(seed, per_class=72):
+    """5 tints x 72 crops from 6 bundled photos (scikit-learn's 2, scikit-image's 4), at 64 px; train
+    crops from each photo's left half, test crops from its right half."""
+    rng = np.random.default_rng(seed)
+    photos = _bundled_photos()
+    parts = {True: ([], []), False: ([], [])}
+    for left, (X, y) in parts.items():
+        for name, tint in TINTS.items():
+            for i in rng.integers(0, len(photos), per_class):
+                X.append(_tinted(_crops(photos[i], 1, left, rng)[0], tint))
+                y.append(name)
+    (X_train, y_train), (X_test, y_test) = parts[True], parts[False]
+    return np.stack(X_train), np.array(y_train), np.stack(X_test), np.array(y_test), 64
+
+
+TASKS = {"digits32": digits32, "digits64": digits64, "photos64": photos64, "tints64": tints64}
 
 
 def plain_loop(X_train, y_train, X_test, size, epochs, seed, lr=3e-4):

@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _LAZY = {
     "CNNFeatureExtractor": "features",
+    "ClassificationInterpretation": "interpretation",
     "FineTuneClassifier": "finetune",
     "list_backbones": "backbones",
     "load_backbone": "backbones",

@@ -26,6 +26,12 @@ def test_losses_top_losses_and_most_confused_from_known_probabilities():
     assert np.isinf(unseen.losses[0])
 
 
+def test_exported_at_the_top_level():
+    import hybridtl
+
+    assert hybridtl.ClassificationInterpretation is ClassificationInterpretation
+
+
 def test_sizes_must_match():
     with pytest.raises(ValueError, match="must match"):
         ClassificationInterpretation(np.zeros((3, 8, 8), np.uint8), [0, 1], np.ones((3, 2)) / 2, [0, 1])
