@@ -19,7 +19,9 @@ or compile falls back to PyTorch with one warning naming the cause.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import hashlib
 import importlib.metadata
 import importlib.util
 import io
@@ -183,26 +185,71 @@ def _onnxruntime_runner(model, size):
 _BUILDERS = {"openvino": _openvino_runner, "onnxruntime": _onnxruntime_runner}
 # model -> {(runtime, size): runner or None}; dropped with the model, never pickled
 _RUNNERS = weakref.WeakKeyDictionary()
+# (identity, runtime, size) -> runner, for the last few models: a copy of the same frozen model that
+# arrives anew (a dask worker unpickles the extractor at every call) reuses its compiled runner
+_BY_IDENTITY = collections.OrderedDict()
+_IDENTITY_SLOTS = 4
 _LOCK = threading.Lock()
 
 
-def compiled_runner(model, runtime, size):
+def compiled_runner(model, runtime, size, identity=None):
     """A function from a float32 array (n, 3, size, size) to features, or None to run PyTorch.
 
     Built once per (model, runtime, size) in this process; a failure warns
     once, naming the cause, and later calls run PyTorch without trying again.
+    ``identity``, when given, must name the model's graph and weights exactly
+    (e.g. backbone, tap layer, pooling and :func:`weights_digest`): another
+    model object with the same identity then gets the same compiled runner.
     """
     if runtime == "torch":
         return None
     with _LOCK:
         runners = _RUNNERS.setdefault(model, {})
         if (runtime, size) not in runners:
-            try:
-                with torch.inference_mode(False), torch.no_grad():
-                    runners[(runtime, size)] = _BUILDERS[runtime](model, size)
-            except Exception as exc:  # noqa: BLE001 - any export or compile failure means: run PyTorch
-                cause = (str(exc).splitlines() or [""])[0][:300]
-                warnings.warn(f"could not run this model in {runtime} ({type(exc).__name__}: {cause}); "
-                              "running PyTorch instead", RuntimeFallbackWarning, stacklevel=3)
-                runners[(runtime, size)] = None
+            shared = None if identity is None else (identity, runtime, size)
+            if shared is not None and shared in _BY_IDENTITY:
+                _BY_IDENTITY.move_to_end(shared)
+                runners[(runtime, size)] = _BY_IDENTITY[shared]
+            else:
+                runners[(runtime, size)] = _build(model, runtime, size)
+                if shared is not None:
+                    _BY_IDENTITY[shared] = runners[(runtime, size)]
+                    while len(_BY_IDENTITY) > _IDENTITY_SLOTS:
+                        _BY_IDENTITY.popitem(last=False)
         return runners[(runtime, size)]
+
+
+def _build(model, runtime, size):
+    try:
+        with torch.inference_mode(False), torch.no_grad():
+            return _BUILDERS[runtime](model, size)
+    except Exception as exc:  # noqa: BLE001 - any export or compile failure means: run PyTorch
+        cause = (str(exc).splitlines() or [""])[0][:300]
+        warnings.warn(f"could not run this model in {runtime} ({type(exc).__name__}: {cause}); "
+                      "running PyTorch instead", RuntimeFallbackWarning, stacklevel=4)
+        return None
+
+
+_DIGESTS = weakref.WeakKeyDictionary()
+
+
+def weights_digest(model):
+    """SHA-256 of a module's state dict (names, dtypes, shapes and values), memoised per module object.
+
+    Examples
+    --------
+    >>> a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    >>> b.load_state_dict(a.state_dict())
+    <All keys matched successfully>
+    >>> weights_digest(a) == weights_digest(b), weights_digest(a) == weights_digest(torch.nn.Linear(2, 2))
+    (True, False)
+    """
+    with _LOCK:
+        if model not in _DIGESTS:
+            digest = hashlib.sha256()
+            for name, tensor in model.state_dict().items():
+                value = tensor.detach().cpu().contiguous()
+                digest.update(f"{name}:{value.dtype}:{tuple(value.shape)}".encode())
+                digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+            _DIGESTS[model] = digest.hexdigest()
+        return _DIGESTS[model]

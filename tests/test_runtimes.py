@@ -1,6 +1,8 @@
 """CPU inference runtimes: the same features as PyTorch, built once, portable pickles, clear fallbacks."""
 
+import collections
 import importlib.util
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -53,6 +55,7 @@ def test_auto_is_the_fastest_installed_on_cpu_and_torch_on_cuda():
 
 
 def test_the_compiled_model_is_built_once_per_process(rgb_images, monkeypatch):
+    monkeypatch.setattr(runtimes, "_BY_IDENTITY", collections.OrderedDict())  # nothing from earlier tests
     built = []
     real = runtimes._BUILDERS["onnxruntime"]
     monkeypatch.setitem(runtimes._BUILDERS, "onnxruntime", lambda m, s: built.append(s) or real(m, s))
@@ -68,6 +71,7 @@ def test_an_export_failure_falls_back_to_pytorch_with_one_warning(rgb_images, mo
         raise RuntimeError("cannot export this graph")
 
     monkeypatch.setitem(runtimes._BUILDERS, "openvino", broken)
+    monkeypatch.setattr(runtimes, "_BY_IDENTITY", collections.OrderedDict())
     ext = CNNFeatureExtractor(image_size=40, device="cpu", cache=None, runtime="openvino").fit()
     with pytest.warns(RuntimeFallbackWarning, match="could not run this model in openvino.*cannot export"):
         got = ext.transform(rgb_images)
@@ -76,6 +80,24 @@ def test_an_export_failure_falls_back_to_pytorch_with_one_warning(rgb_images, mo
         ext.transform(rgb_images)  # no second warning, no second try
     expected = CNNFeatureExtractor(image_size=40, device="cpu", cache=None, runtime="torch").fit().transform(rgb_images)
     np.testing.assert_array_equal(got, expected)
+
+
+def test_unpickled_copies_of_one_extractor_share_the_compiled_runner(rgb_images, monkeypatch):
+    """A dask worker unpickles the extractor at every call: the copies must not compile again."""
+    monkeypatch.setattr(runtimes, "_BY_IDENTITY", collections.OrderedDict())
+    built = []
+    real = runtimes._BUILDERS["onnxruntime"]
+    monkeypatch.setitem(runtimes._BUILDERS, "onnxruntime", lambda m, s: built.append(s) or real(m, s))
+    ext = CNNFeatureExtractor(image_size=44, device="cpu", cache=None, runtime="onnxruntime").fit()
+    expected = ext.transform(rgb_images)
+    copies = [pickle.loads(pickle.dumps(ext)) for _ in range(2)]
+    assert copies[0].model_ is not copies[1].model_ is not ext.model_
+    for copy in copies:
+        np.testing.assert_allclose(copy.transform(rgb_images), expected, atol=1e-5)
+    assert built == [44]
+    other = CNNFeatureExtractor(image_size=44, device="cpu", cache=None, runtime="onnxruntime", pooling="max").fit()
+    assert not np.allclose(other.transform(rgb_images), expected)  # another pooling: its own runner
+    assert built == [44, 44]
 
 
 def test_a_pickle_runs_where_the_runtime_is_missing(rgb_images, tmp_path, monkeypatch):
