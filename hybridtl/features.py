@@ -23,7 +23,7 @@ from .images import Preprocess, as_image_set, rows_for_readable
 from .oom import halving_batches
 from .parameters import check_shared
 from .partitions import is_dask_collection
-from .runtimes import RUNTIMES, compiled_runner, resolve_runtime, weights_digest
+from .runtimes import RUNTIMES, compiled_runner, resolve_runtime
 from .persistence import CPUWeightsPickle
 
 __all__ = ["CNNFeatureExtractor"]
@@ -422,7 +422,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         amp = use_amp(self.amp, device)
         model = placed(self.model_, device)
         runtime = resolve_runtime(self.runtime, device)
-        identity = None if runtime == "torch" else (self.backbone, self.layer, self.pooling, weights_digest(self.model_))
+        identity = None if runtime == "torch" else (self.backbone, self.layer, self.pooling, _weights_digest(self.model_))
         runner = compiled_runner(self.model_, runtime, self.preprocess_.size, identity)
         out = None if on_batch is not None else np.empty((len(images), self.n_features_out_), dtype=np.float32)
         workers = int(self.num_workers)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import hashlib
 import importlib.metadata
 import importlib.util
 import io
@@ -198,7 +197,7 @@ def compiled_runner(model, runtime, size, identity=None):
     Built once per (model, runtime, size) in this process; a failure warns
     once, naming the cause, and later calls run PyTorch without trying again.
     ``identity``, when given, must name the model's graph and weights exactly
-    (e.g. backbone, tap layer, pooling and :func:`weights_digest`): another
+    (e.g. backbone, tap layer, pooling and a hash of the weights): another
     model object with the same identity then gets the same compiled runner.
     """
     if runtime == "torch":
@@ -228,28 +227,3 @@ def _build(model, runtime, size):
         warnings.warn(f"could not run this model in {runtime} ({type(exc).__name__}: {cause}); "
                       "running PyTorch instead", RuntimeFallbackWarning, stacklevel=4)
         return None
-
-
-_DIGESTS = weakref.WeakKeyDictionary()
-
-
-def weights_digest(model):
-    """SHA-256 of a module's state dict (names, dtypes, shapes and values), memoised per module object.
-
-    Examples
-    --------
-    >>> a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
-    >>> b.load_state_dict(a.state_dict())
-    <All keys matched successfully>
-    >>> weights_digest(a) == weights_digest(b), weights_digest(a) == weights_digest(torch.nn.Linear(2, 2))
-    (True, False)
-    """
-    with _LOCK:
-        if model not in _DIGESTS:
-            digest = hashlib.sha256()
-            for name, tensor in model.state_dict().items():
-                value = tensor.detach().cpu().contiguous()
-                digest.update(f"{name}:{value.dtype}:{tuple(value.shape)}".encode())
-                digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
-            _DIGESTS[model] = digest.hexdigest()
-        return _DIGESTS[model]
