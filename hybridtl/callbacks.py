@@ -146,9 +146,13 @@ class LRSchedule(Callback):
 
     def _set(self, state, batch):
         t = state.epoch - state.stage_start
-        scale = self.factor(t, state.stage_length) * self.warmup(t, batch, state.n_batches)
-        for group in state.optimizer.param_groups:
-            group["lr"] = group["base_lr"] * scale
+        scale_rates(state.optimizer, self.factor(t, state.stage_length) * self.warmup(t, batch, state.n_batches))
+
+
+def scale_rates(optimizer, factor):
+    """Every group's ``lr`` = its ``base_lr`` (set by the strategy) times the schedule's ``factor``."""
+    for group in optimizer.param_groups:
+        group["lr"] = group["base_lr"] * factor
 
 
 class LRScheduler(Callback):
@@ -203,9 +207,7 @@ class LRScheduler(Callback):
         self.scheduler_.step()
 
     def _apply(self, state):
-        factor = self._proxy.param_groups[0]["lr"]
-        for group in state.optimizer.param_groups:
-            group["lr"] = group["base_lr"] * factor
+        scale_rates(state.optimizer, self._proxy.param_groups[0]["lr"])
 
 
 class BatchNormPolicy(Callback):
@@ -377,11 +379,15 @@ class PrintLog(Callback):
         tqdm.write("  ".join(cells))
 
 
-def fresh_copies(callbacks):
-    """Deep copies of a user's callbacks, so that one ``fit`` leaves the estimator's parameters unchanged."""
+def check_callbacks(callbacks):
+    """``callbacks`` as a list, after checking that it is None or a list of :class:`Callback` instances."""
     if callbacks is None:
         return []
-    callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else None
-    if callbacks is None or not all(isinstance(c, Callback) for c in callbacks):
+    if not isinstance(callbacks, (list, tuple)) or not all(isinstance(c, Callback) for c in callbacks):
         raise TypeError("callbacks must be None or a list of hybridtl.callbacks.Callback instances")
-    return copy.deepcopy(callbacks)
+    return list(callbacks)
+
+
+def fresh_copies(callbacks):
+    """Deep copies of a user's callbacks, so that one ``fit`` leaves the estimator's parameters unchanged."""
+    return copy.deepcopy(check_callbacks(callbacks))

@@ -27,6 +27,7 @@ from .callbacks import (
     StopAfter,
     TerminateOnNaN,
     TrainState,
+    check_callbacks,
     fresh_copies,
 )
 from .devices import resolve_device, use_amp
@@ -298,7 +299,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         if not isinstance(self.lr_schedule, LRScheduler):
             LRSchedule(self.lr_schedule, self.warmup_epochs)
         BatchNormPolicy(self.bn)
-        fresh_copies(self.callbacks)
+        check_callbacks(self.callbacks)
         check_shared(self, allow_auto_batch=False)
 
     def _check_targets(self, y):
@@ -625,7 +626,7 @@ def _batch_hooks(state, callbacks):
             callback.on_batch_begin(state)
 
     def end(i, loss):
-        state.batch_loss = loss.item()
+        state.batch_loss = loss
         for callback in callbacks:
             callback.on_batch_end(state)
 

@@ -67,16 +67,18 @@ def train_step(model, inputs, targets, optimizer, loss_fn, device, amp, scaler):
 def run_epoch(model, batches, optimizer, loss_fn, device, amp, scaler, on_batch=None):
     """Train over ``batches`` of (inputs, targets) once; return (mean loss, accuracy).
 
-    ``on_batch``, if given, is a pair of callables ``(begin(i), end(i, loss))`` run around each step.
+    ``on_batch``, if given, is a pair of callables ``(begin(i), end(i, loss))`` run around each
+    step, ``loss`` being the batch's mean loss as a float.
     """
     total_loss, correct, seen = 0.0, 0, 0
     for i, (inputs, targets) in enumerate(batches):
         if on_batch is not None:
             on_batch[0](i)
         loss, logits = train_step(model, inputs, targets, optimizer, loss_fn, device, amp, scaler)
+        loss = loss.item()  # once per batch: on a GPU each read waits for the device
         if on_batch is not None:
             on_batch[1](i, loss)
-        total_loss += loss.item() * len(targets)
+        total_loss += loss * len(targets)
         correct += (logits.argmax(1).cpu() == targets).sum().item()
         seen += len(targets)
     return total_loss / max(seen, 1), correct / max(seen, 1)
