@@ -55,12 +55,20 @@ class LabelXGBClassifier(XGBClassifier):
         return np.asarray(super().predict_proba(X, **kwargs), dtype=np.float64)
 
 
-class Float64Normalizer(Normalizer):
-    """``Normalizer`` (each row scaled to unit L2 norm) whose output is float64.
+class _Float64Output:
+    """Mixin for a scikit-learn transformer: its output is float64.
 
     The extractor gives float32 features and scikit-learn heads keep float32,
     so without this a hybrid Pipeline's probabilities would be float32 while
     :class:`~hybridtl.finetune.FineTuneClassifier`'s are float64.
+    """
+
+    def transform(self, X, copy=None):
+        return np.asarray(super().transform(X, copy=copy), dtype=np.float64)
+
+
+class Float64Normalizer(_Float64Output, Normalizer):
+    """``Normalizer`` (each row scaled to unit L2 norm) whose output is float64.
 
     Examples
     --------
@@ -68,11 +76,8 @@ class Float64Normalizer(Normalizer):
     array([[0.5, 0.5, 0.5, 0.5]])
     """
 
-    def transform(self, X, copy=None):
-        return np.asarray(super().transform(X, copy=copy), dtype=np.float64)
 
-
-class Float64Scaler(StandardScaler):
+class Float64Scaler(_Float64Output, StandardScaler):
     """``StandardScaler`` whose output is float64: the heads' first step before
     :class:`Float64Normalizer` replaced it, kept so that saved models still load.
 
@@ -81,9 +86,6 @@ class Float64Scaler(StandardScaler):
     >>> Float64Scaler().fit_transform(np.ones((2, 2), np.float32)).dtype
     dtype('float64')
     """
-
-    def transform(self, X, copy=None):
-        return np.asarray(super().transform(X, copy=copy), dtype=np.float64)
 
 
 def make_head(head="logreg", device="cpu", random_state=0, distributed=False):
