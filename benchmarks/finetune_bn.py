@@ -62,6 +62,16 @@ def photos64(seed, per_class=40):
     return np.stack(X_train), np.array(y_train), np.stack(X_test), np.array(y_test), 64
 
 
+def at_size(task, size):
+    """The same task (same images and splits per seed), fed to the network at ``size`` px."""
+
+    def load(seed):
+        X_train, y_train, X_test, y_test, _ = task(seed)
+        return X_train, y_train, X_test, y_test, size
+
+    return load
+
+
 TASKS = {"digits32": digits32, "photos64": photos64}
 
 

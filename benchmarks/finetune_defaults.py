@@ -25,12 +25,9 @@ import pandas as pd
 import torch
 
 from hybridtl.finetune import FineTuneClassifier
-from finetune_bn import _crops, digits32, photos64
+from finetune_bn import _crops, at_size, digits32, photos64
 
-
-def digits64(seed):
-    X_train, y_train, X_test, y_test, _ = digits32(seed)
-    return X_train, y_train, X_test, y_test, 64
+digits64 = at_size(digits32, 64)
 
 
 # A mostly-colour task: the class is the tint, whatever the photo the crop comes from.

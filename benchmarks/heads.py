@@ -26,20 +26,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer, StandardScaler
 from sklearn.svm import SVC
 
-from finetune_bn import digits32, photos64
+from finetune_bn import at_size, digits32, photos64
 from hybridtl.features import CNNFeatureExtractor
 from hybridtl.heads import make_head
 
 
-def _at(task, size):
-    def load(seed):
-        X_train, y_train, X_test, y_test, _ = task(seed)
-        return X_train, y_train, X_test, y_test, size
-
-    return load
-
-
-TASKS = {"digits32": digits32, "digits64": _at(digits32, 64), "photos64": photos64, "photos224": _at(photos64, 224)}
+TASKS = {"digits32": digits32, "digits64": at_size(digits32, 64), "photos64": photos64,
+         "photos224": at_size(photos64, 224)}
 
 
 def _svm(**params):
