@@ -364,6 +364,7 @@ def cmd_evaluate(args):
     from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
     from .atomic import atomic_path, check_writable
+    from .predictions import labels_and_proba
 
     out = Path(args.out) if args.out else None
     if out is not None:
@@ -374,7 +375,7 @@ def cmd_evaluate(args):
     unseen = sorted(set(np.unique(data.y).tolist()) - set(np.asarray(model.classes_).tolist()), key=str)
     if unseen:
         warnings.warn(f"the data has classes the model never saw, always counted wrong: {unseen}", stacklevel=2)
-    predicted = model.predict(data.X)
+    predicted, proba = labels_and_proba(model, data.X)
     labels = np.unique(np.r_[np.asarray(model.classes_), data.y])
     metrics = pd.DataFrame({"metric": ["accuracy", "macro_f1", "n_images"],
                             "value": [accuracy_score(data.y, predicted),
@@ -394,18 +395,16 @@ def cmd_evaluate(args):
             with atomic_path(out / name) as tmp:
                 frame.to_csv(tmp, index=name != "metrics.csv")
         plot_confusion_matrix(data.y, predicted, labels, out / "confusion_matrix.png", title=Path(args.model).name)
-        saved = _save_interpretation(model, data, out)
+        saved = _save_interpretation(data, proba, model.classes_, out)
         print(f"\nsaved metrics.csv, classification_report.csv, confusion_matrix.csv and .png{saved} in {out}")
 
 
-def _save_interpretation(model, data, out):
-    """Top losses, most confused pairs and a results grid into ``out``, for models with ``predict_proba``."""
+def _save_interpretation(data, proba, classes, out):
+    """Top losses, most confused pairs and a results grid of the images in ``data`` into ``out``."""
     from .atomic import atomic_path
     from .interpretation import ClassificationInterpretation
 
-    if not hasattr(model, "predict_proba"):
-        return ""
-    interp = ClassificationInterpretation.from_estimator(model, data.X, data.y)
+    interp = ClassificationInterpretation(data.X, data.y, proba, classes)
     for name, frame in (("top_losses.csv", interp.top_losses(100)), ("most_confused.csv", interp.most_confused())):
         with atomic_path(out / name) as tmp:
             frame.to_csv(tmp, index=False)

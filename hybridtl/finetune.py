@@ -35,6 +35,7 @@ from .images import Preprocess, as_image_set, readable_part, rows_for_readable, 
 from .oom import BatchBackOff, retry_halving
 from .parameters import check_count, check_shared
 from .persistence import CPUWeightsPickle
+from .predictions import labels_from_proba
 from .strategies import STRATEGIES, make_strategy
 from .training import (
     OPTIMIZERS,
@@ -561,13 +562,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Predicted class labels; ``None`` for images skipped with ``on_error="skip"``."""
-        proba = self.predict_proba(X)
-        unread = np.isnan(proba).any(axis=1)
-        labels = self.classes_[np.where(unread, 0, proba.argmax(axis=1))]
-        if unread.any():
-            labels = labels.astype(object)
-            labels[unread] = None
-        return labels
+        return labels_from_proba(self.predict_proba(X), self.classes_)
 
     def plot_history(self, path):
         """Save the loss and accuracy curves per epoch as a PNG at ``path``."""

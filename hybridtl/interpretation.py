@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .images import as_image_set, display_image, readable_part, warn_skipped
+from .predictions import labels_from_proba
 
 __all__ = ["ClassificationInterpretation"]
 
@@ -58,22 +59,19 @@ class ClassificationInterpretation:
         images = as_image_set(X, on_error="skip")
         good, bad = readable_part(images, "skip")
         if not bad:
-            return cls(X, y, estimator.predict_proba(X), estimator.classes_)
+            return cls(images, y, estimator.predict_proba(X), estimator.classes_)
         # Unreadable files are named once and left out here, so that any model (a Pipeline whose head
         # refuses NaN features included) predicts only the images it can read.
         warn_skipped(bad, len(images))
         proba = np.full((len(images), len(estimator.classes_)), np.nan)
         if len(good):
             proba[good] = estimator.predict_proba(images.subset(good).items)
-        return cls(X, y, proba, estimator.classes_)
+        return cls(images, y, proba, estimator.classes_)
 
     @property
     def predicted(self):
         """Predicted labels; None where the image could not be read."""
-        unread = np.isnan(self.proba).any(axis=1)
-        labels = self.classes[np.where(unread, 0, np.nan_to_num(self.proba).argmax(axis=1))].astype(object)
-        labels[unread] = None
-        return labels
+        return labels_from_proba(self.proba, self.classes).astype(object)
 
     @property
     def losses(self):

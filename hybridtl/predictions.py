@@ -1,10 +1,62 @@
-"""The prediction table that ``hybridtl predict`` writes, in memory and on a dask cluster alike."""
+"""Labels from probabilities, and the prediction table that ``hybridtl predict`` writes (in memory and on dask)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["prediction_table"]
+__all__ = ["labels_and_proba", "labels_from_proba", "prediction_table"]
+
+
+def labels_from_proba(proba, classes):
+    """The most probable class of each row; None (in an object array) for rows of NaN, unreadable images.
+
+    Examples
+    --------
+    >>> labels_from_proba([[0.2, 0.8], [0.6, 0.4]], np.array([3, 7]))
+    array([7, 3])
+    >>> labels_from_proba([[0.2, 0.8], [np.nan, np.nan]], np.array([3, 7]))
+    array([7, None], dtype=object)
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    unread = np.isnan(proba).any(axis=1)
+    labels = np.asarray(classes)[np.where(unread, 0, np.nan_to_num(proba).argmax(axis=1))]
+    if unread.any():
+        labels = labels.astype(object)
+        labels[unread] = None
+    return labels
+
+
+def labels_and_proba(model, X):
+    """Predicted labels and class probabilities of ``X``, decoding and running the CNN once.
+
+    Calling ``predict`` and then ``predict_proba`` would do the image work twice. A
+    ``Pipeline`` transforms ``X`` once and asks its last step for both; a
+    :class:`~hybridtl.finetune.FineTuneClassifier`, whose ``predict`` is the
+    most probable class, is asked for probabilities only. Any other model is
+    asked for both, since its ``predict`` need not be the most probable class
+    (``SVC(probability=True)`` is one such).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+    >>> labels, proba = labels_and_proba(make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y), X)
+    >>> labels.tolist(), proba.shape
+    ([0, 0, 1, 1], (4, 2))
+    """
+    from sklearn.pipeline import Pipeline
+
+    from .finetune import FineTuneClassifier  # here, not at the top: finetune imports this module
+
+    if isinstance(model, Pipeline) and len(model.steps) > 1:
+        features, head = model[:-1].transform(X), model[-1]
+        return head.predict(features), head.predict_proba(features)
+    if isinstance(model, FineTuneClassifier):
+        proba = model.predict_proba(X)
+        return labels_from_proba(proba, model.classes_), proba
+    return model.predict(X), model.predict_proba(X)
 
 
 def prediction_table(paths, proba, classes, errors=None, index=None, as_text=False):
@@ -21,12 +73,7 @@ def prediction_table(paths, proba, classes, errors=None, index=None, as_text=Fal
     import pandas as pd
 
     proba = np.asarray(proba, dtype=np.float64)
-    classes = np.asarray(classes)
-    unread = np.isnan(proba).any(axis=1)
-    predicted = classes[np.where(unread, 0, np.nan_to_num(proba).argmax(axis=1))]
-    if unread.any() or as_text:
-        predicted = predicted.astype(object)
-        predicted[unread] = None
+    predicted = labels_from_proba(proba, classes)
     if as_text:
         predicted = [None if p is None else str(p) for p in predicted]
     table = pd.DataFrame({"path": list(paths), "predicted": predicted}, index=index)

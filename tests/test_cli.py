@@ -10,6 +10,7 @@ from PIL import Image
 
 from hybridtl.cli import build_parser, main
 from hybridtl.datasets import load_digits_images
+from hybridtl.features import CNNFeatureExtractor
 
 TINY = ["--image-size", "32", "--epochs", "1", "--no-progress", "--batch-size", "16"]
 
@@ -28,7 +29,7 @@ def folder(tmp_path_factory):
     return root
 
 
-def test_fit_predict_evaluate(folder, tmp_path, capsys):
+def test_fit_predict_evaluate(folder, tmp_path, capsys, monkeypatch):
     model = tmp_path / "model.hybridtl"
     assert main(["fit", str(folder), "--recipe", "cnn_logreg", "--out", str(model), *TINY]) == 0
     assert model.is_file()
@@ -44,7 +45,11 @@ def test_fit_predict_evaluate(folder, tmp_path, capsys):
     assert (table["predicted"] == truth).mean() > 0.8  # training data, real digits
 
     capsys.readouterr()
+    extractions = []
+    transform = CNNFeatureExtractor.transform
+    monkeypatch.setattr(CNNFeatureExtractor, "transform", lambda self, X: extractions.append(1) or transform(self, X))
     assert main(["evaluate", str(model), str(folder), "--out", str(tmp_path / "eval")]) == 0
+    assert len(extractions) == 1  # metrics and interpretation files from one pass of the CNN
     printed = capsys.readouterr().out
     accuracy = float(printed.split("accuracy")[1].split()[0])
     assert 0.8 < accuracy <= 1.0 and "macro-F1" in printed and "confusion matrix" in printed

@@ -7,6 +7,7 @@ from PIL import Image
 from hybridtl.finetune import FineTuneClassifier
 from hybridtl.heads import make_hybrid_pipeline
 from hybridtl.interpretation import ClassificationInterpretation
+from hybridtl.predictions import labels_and_proba
 
 
 def test_losses_top_losses_and_most_confused_from_known_probabilities():
@@ -60,6 +61,31 @@ def test_both_estimators_on_real_files(kind, small_digits, tmp_path):
         assert draw(tmp_path / name) == tmp_path / name
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temporary files left
+    readable = paths[:3] + paths[4:]
+    labels, proba = labels_and_proba(model, readable)  # what `hybridtl evaluate` uses: one pass of the CNN
+    np.testing.assert_array_equal(labels, model.predict(readable))
+    np.testing.assert_allclose(proba, model.predict_proba(readable), atol=1e-6)
+
+
+def test_labels_and_proba_keep_a_models_own_predict():
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.pipeline import Pipeline
+
+    class Contrary(ClassifierMixin, BaseEstimator):  # predict is not the most probable class
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict(self, X):
+            return np.repeat(self.classes_[0], len(X))
+
+        def predict_proba(self, X):
+            return np.tile([0.1, 0.9], (len(X), 1))
+
+    X, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
+    for model in (Contrary().fit(X, y), Pipeline([("head", Contrary())]).fit(X, y)):
+        labels, proba = labels_and_proba(model, X)
+        assert labels.tolist() == [0, 0, 0, 0] and proba[:, 1].tolist() == [0.9] * 4
 
 
 def test_a_model_without_probabilities_is_refused(small_digits):
