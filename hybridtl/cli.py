@@ -357,14 +357,11 @@ def cmd_predict(args):
 
 
 def cmd_evaluate(args):
-    import warnings
-
     import numpy as np
     import pandas as pd
     from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
     from .atomic import atomic_path, check_writable
-    from .predictions import labels_and_proba
 
     out = Path(args.out) if args.out else None
     if out is not None:
@@ -372,39 +369,53 @@ def cmd_evaluate(args):
     model = load_model(args.model, args.trust_pickle)
     _override(model, args)
     data, _ = _load(args, skipped_csv=None if out is None else out / "skipped.csv")
-    unseen = sorted(set(np.unique(data.y).tolist()) - set(np.asarray(model.classes_).tolist()), key=str)
-    if unseen:
-        warnings.warn(f"the data has classes the model never saw, always counted wrong: {unseen}", stacklevel=2)
-    predicted, proba = labels_and_proba(model, data.X)
-    labels = np.unique(np.r_[np.asarray(model.classes_), data.y])
+    y, predicted, proba, classes = _predicted_and_true(model, data)
+    labels = np.unique(np.r_[classes, y])
     metrics = pd.DataFrame({"metric": ["accuracy", "macro_f1", "n_images"],
-                            "value": [accuracy_score(data.y, predicted),
-                                      f1_score(data.y, predicted, average="macro"), len(data.y)]})
+                            "value": [accuracy_score(y, predicted),
+                                      f1_score(y, predicted, average="macro"), len(y)]})
     print(f"accuracy  {metrics.value[0]:.4f}")
     print(f"macro-F1  {metrics.value[1]:.4f}\n")
-    print(classification_report(data.y, predicted, zero_division=0))
-    matrix = pd.DataFrame(confusion_matrix(data.y, predicted, labels=labels), index=labels, columns=labels)
+    print(classification_report(y, predicted, zero_division=0))
+    matrix = pd.DataFrame(confusion_matrix(y, predicted, labels=labels), index=labels, columns=labels)
     print("confusion matrix (rows: true, columns: predicted)")
     print(matrix.to_string())
     if out is not None:
         from .plots import plot_confusion_matrix
 
-        report = pd.DataFrame(classification_report(data.y, predicted, zero_division=0, output_dict=True)).T
+        report = pd.DataFrame(classification_report(y, predicted, zero_division=0, output_dict=True)).T
         for name, frame in (("metrics.csv", metrics), ("classification_report.csv", report),
                             ("confusion_matrix.csv", matrix)):
             with atomic_path(out / name) as tmp:
                 frame.to_csv(tmp, index=name != "metrics.csv")
-        plot_confusion_matrix(data.y, predicted, labels, out / "confusion_matrix.png", title=Path(args.model).name)
-        saved = _save_interpretation(data, proba, model.classes_, out)
+        plot_confusion_matrix(y, predicted, labels, out / "confusion_matrix.png", title=Path(args.model).name)
+        saved = _save_interpretation(data.X, y, proba, classes, out)
         print(f"\nsaved metrics.csv, classification_report.csv, confusion_matrix.csv and .png{saved} in {out}")
 
 
-def _save_interpretation(data, proba, classes, out):
-    """Top losses, most confused pairs and a results grid of the images in ``data`` into ``out``."""
+def _predicted_and_true(model, data):
+    """True labels, predicted labels, probabilities and classes, labels of one type (text if need be)."""
+    import warnings
+
+    import numpy as np
+
+    from .predictions import align_labels, labels_and_proba
+
+    y, as_text = align_labels(data.y, model.classes_)  # '3' from a folder name and 3 from a CSV are one class
+    classes = np.asarray(model.classes_).astype(str) if as_text else np.asarray(model.classes_)
+    unseen = sorted(set(np.unique(y).tolist()) - set(classes.tolist()), key=str)
+    if unseen:
+        warnings.warn(f"the data has classes the model never saw, always counted wrong: {unseen}", stacklevel=3)
+    predicted, proba = labels_and_proba(model, data.X)
+    return y, (np.asarray(predicted).astype(str) if as_text else predicted), proba, classes
+
+
+def _save_interpretation(X, y, proba, classes, out):
+    """Top losses, most confused pairs and a results grid of the images ``X`` into ``out``."""
     from .atomic import atomic_path
     from .interpretation import ClassificationInterpretation
 
-    interp = ClassificationInterpretation(data.X, data.y, proba, classes)
+    interp = ClassificationInterpretation(X, y, proba, classes)
     for name, frame in (("top_losses.csv", interp.top_losses(100)), ("most_confused.csv", interp.most_confused())):
         with atomic_path(out / name) as tmp:
             frame.to_csv(tmp, index=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["labels_and_proba", "labels_from_proba", "prediction_table"]
+__all__ = ["align_labels", "labels_and_proba", "labels_from_proba", "prediction_table"]
 
 
 def labels_from_proba(proba, classes):
@@ -24,6 +24,37 @@ def labels_from_proba(proba, classes):
         labels = labels.astype(object)
         labels[unread] = None
     return labels
+
+
+def align_labels(y, classes):
+    """True labels ``y`` in the type of a model's ``classes_``, so that both can be compared.
+
+    A class folder's name is text ('3') while a CSV's label column is read as a
+    number (3): a model fitted on one and scored on the other would count every
+    image wrong, or scikit-learn's metrics would refuse the mix. Each label
+    whose text is a class's text becomes that class; the others (classes the
+    model never saw) stay as given.
+
+    Returns
+    -------
+    y : ndarray
+        The aligned labels.
+    as_text : bool
+        True when some unseen label keeps a type other than the classes', in
+        which case ``y`` is text and predictions must be compared as text too.
+
+    Examples
+    --------
+    >>> align_labels(np.array([3, 7]), np.array(["3", "7"]))
+    (array(['3', '7'], dtype='<U1'), False)
+    >>> align_labels(np.array(["3", "cat"]), np.array([3, 7]))
+    (array(['3', 'cat'], dtype='<U21'), True)
+    """
+    classes = np.asarray(classes)
+    by_text = {str(c): c for c in classes.tolist()}
+    aligned = np.asarray([by_text.get(str(v), v) for v in np.asarray(y).tolist()])
+    as_text = aligned.dtype.kind != classes.dtype.kind and {aligned.dtype.kind, classes.dtype.kind} & {"U", "O"}
+    return (aligned.astype(str) if as_text else aligned), bool(as_text)
 
 
 def labels_and_proba(model, X):

@@ -216,3 +216,33 @@ def test_bench_grid_modes(folder, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["bench", str(folder), "--grid", "some", "--out", str(out)])
     assert exit_.value.code == 2 and "invalid choice: 'some'" in capsys.readouterr().err
+
+
+def test_numbers_from_a_csv_score_against_folder_names(tmp_path, capsys):
+    """A model fitted on folders '3' and '7' (text labels), scored on a CSV whose label column is read as numbers."""
+    X, y = load_digits_images()
+    rows = []
+    for label in (3, 7):
+        (tmp_path / "data" / str(label)).mkdir(parents=True)
+        for i, image in enumerate(X[y == label][:15]):
+            Image.fromarray(image).resize((24, 24)).save(tmp_path / "data" / str(label) / f"{i}.png")
+            rows.append((f"data/{label}/{i}.png", label))
+    rows.append(("data/3/0.png", 9))  # a class the model never saw
+    pd.DataFrame(rows, columns=["path", "label"]).to_csv(tmp_path / "scored.csv", index=False)
+    model = tmp_path / "m.hybridtl"
+    assert main(["fit", str(tmp_path / "data"), "--recipe", "pixels_logreg", "--out", str(model), *TINY]) == 0
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match=r"never saw.*\['9'\]"):
+        assert main(["evaluate", str(model), str(tmp_path / "scored.csv"), "--out", str(tmp_path / "ev")]) == 0
+    accuracy = pd.read_csv(tmp_path / "ev" / "metrics.csv")["value"][0]
+    assert accuracy == pytest.approx(30 / 31)  # training images: all right but the one labelled 9
+    assert set(pd.read_csv(tmp_path / "ev" / "confusion_matrix.csv", index_col=0).index) == {3, 7, 9}
+
+
+def test_a_folder_named_digits_is_not_mistaken_for_the_built_in(folder, tmp_path, monkeypatch, capsys):
+    (tmp_path / "digits").symlink_to(folder, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "digits", "--recipe", "pixels_logreg", "--out", "m.hybridtl", *TINY]) == 2
+    assert "'./digits' for yours" in capsys.readouterr().err and not (tmp_path / "m.hybridtl").exists()
+    assert main(["fit", "./digits", "--recipe", "pixels_logreg", "--out", "m.hybridtl", *TINY]) == 0
+    assert "fitted pixels_logreg on 36 images" in capsys.readouterr().out
