@@ -33,6 +33,12 @@ def _from_csv(path, labelled):
         raise ValueError(f"CSV {str(path)!r} lacks column(s) {sorted(missing)}; it needs {' and '.join(sorted(needed))}")
     if table.empty:
         raise ValueError(f"CSV {str(path)!r} has no rows")
+    for column in sorted(needed):
+        blank = np.flatnonzero(table[column].isna().to_numpy())
+        if len(blank):
+            lines = ", ".join(str(i + 2) for i in blank[:5]) + (", ..." if len(blank) > 5 else "")
+            raise ValueError(f"CSV {str(path)!r} has {len(blank)} row(s) with no {column} (line {lines}); "
+                             f"every row needs one")
     base = Path(path).resolve().parent
     given = table["path"].astype(str).tolist()
     paths = [str(p if Path(p).is_absolute() else base / p) for p in given]

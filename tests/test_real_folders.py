@@ -16,6 +16,7 @@ from PIL import Image
 
 from hybridtl import cli
 from hybridtl.cli import main
+from hybridtl.data import load_data
 from hybridtl.features import CNNFeatureExtractor
 from hybridtl.finetune import FineTuneClassifier
 from hybridtl.images import SkippedImagesWarning, as_image_set, load_image_folder
@@ -314,6 +315,15 @@ def test_a_table_with_several_columns_is_refused_clearly(tmp_path):
     frame = pd.DataFrame({"path": ["a.png", "b.png"], "label": ["x", "y"]})
     with pytest.raises(TypeError, match=r"DataFrame with 2 columns \['path', 'label'\]; pass one column"):
         as_image_set(frame)
+
+
+def test_a_csv_with_blank_labels_is_refused_with_the_lines(messy, tmp_path, capsys):
+    paths = sorted(str(p) for p in (messy / "cat").glob("cat_0*.*"))[:4]
+    csv = tmp_path / "labels.csv"
+    pd.DataFrame({"path": paths, "label": ["cat", None, "cat", None]}).to_csv(csv, index=False)
+    assert main(["fit", str(csv), "--recipe", "pixels_logreg", "--out", str(tmp_path / "m.hybridtl"), *TINY]) == 2
+    assert "has 2 row(s) with no label (line 3, 5)" in capsys.readouterr().err
+    assert load_data(csv, labelled=False).X == paths  # predict needs no labels
 
 
 def test_bench_extracts_each_image_once_for_all_hybrid_recipes(messy, tmp_path, monkeypatch):
