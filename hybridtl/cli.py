@@ -83,11 +83,19 @@ def _settings(args):
             "progress": not args.no_progress, "cache": None if args.cache == "none" else args.cache}
 
 
-def _load(args, labelled=True, skipped_csv=None):
-    """The data named on the command line; with --skip-bad, unreadable images are dropped and listed."""
+def _load(args, labelled=True, skipped_csv=None, to_train=False):
+    """The data named on the command line; with --skip-bad, unreadable images are dropped and listed.
+
+    Data ``to_train`` on must have two classes at least (scoring one class is fine).
+    """
+    import numpy as np
+
     from .data import drop_unreadable, load_data
 
     data = load_data(args.data, args.limit_per_class, args.seed, labelled=labelled)
+    if to_train and len(classes := np.unique(data.y)) < 2:
+        raise ValueError(f"data {str(args.data)!r} has a single class, {classes[0]!s}; training needs 2 or more "
+                         "(one subfolder, or one label value in the CSV, per class)")
     if not args.skip_bad:
         return data, None
     data, skipped = drop_unreadable(data, args.num_workers or 0)
@@ -285,7 +293,7 @@ def cmd_fit(args):
     check_writable(args.out)
     recipe = load_recipe(args.recipe)
     estimator = recipe.build(**_settings(args))
-    data, _ = _load(args, skipped_csv=_skipped_csv(args.out))
+    data, _ = _load(args, skipped_csv=_skipped_csv(args.out), to_train=True)
     if args.grid:
         search = GridSearchCV(estimator, recipe.grid, cv=args.cv).fit(data.X, data.y)
         estimator = search.best_estimator_
@@ -434,7 +442,7 @@ def cmd_bench(args):
     check_writable(args.out, folder=True)
     for name in args.recipes:
         load_recipe(name)  # an unknown recipe fails before any work
-    data, _ = _load(args, skipped_csv=Path(args.out) / "skipped.csv")
+    data, _ = _load(args, skipped_csv=Path(args.out) / "skipped.csv", to_train=True)
     if args.seeds > 1:
         seeds = list(range(args.seed, args.seed + args.seeds))
         results = run_seeds(data, args.recipes, args.out, seeds, settings=_settings(args), grid=args.grid,

@@ -121,6 +121,7 @@ def test_user_recipe_file(folder, tmp_path):
         (["fit", "{folder}", "--recipe", "no_such_recipe"], "unknown recipe 'no_such_recipe'; built-in recipes: cnn_logreg"),
         (["fit", "{empty_class}", "--recipe", "cnn_logreg"], "holds no images"),
         (["fit", "{corrupt}", "--recipe", "cnn_logreg"], "corrupt or truncated image"),
+        (["fit", "{tmp}/one_class", "--recipe", "cnn_logreg"], "has a single class, x; training needs 2 or more"),
         (["predict", "{tmp}/nope.joblib", "{folder}"], "model file"),
     ],
 )
@@ -129,6 +130,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, message, folder, 
     (empty_class / "a").mkdir(parents=True)
     (empty_class / "b").mkdir()
     Image.new("RGB", (8, 8)).save(empty_class / "a" / "x.png")
+    (tmp_path / "one_class" / "x").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "one_class" / "x" / "x.png")
     corrupt = tmp_path / "corrupt"
     for cls in ("a", "b"):
         (corrupt / cls).mkdir(parents=True)
@@ -146,6 +149,16 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, message, folder, 
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and err.startswith(f"hybridtl {argv[0]}: error:")
     assert not out.exists() and not list(tmp_path.glob(".out.*"))
+
+
+def test_bench_on_one_class_is_one_line_exit_2(folder, tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "one").symlink_to(folder / "one", target_is_directory=True)  # one class folder
+    assert main(["bench", str(tmp_path / "data"), "--out", str(tmp_path / "b"), *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"hybridtl bench: error: data {str(tmp_path / 'data')!r} has a single class, "
+                   "one; training needs 2 or more (one subfolder, or one label value in the CSV, per class)")
+    assert not [p for p in (tmp_path / "b").rglob("*") if p.is_file()]
 
 
 def test_console_script_help_on_every_verb():
