@@ -32,7 +32,7 @@ class Interrupted(Exception):
 
 def _data_args(parser, help=DATA_HELP):
     parser.add_argument("data", help=help)
-    parser.add_argument("--limit-per-class", type=int, default=None, help="use at most N images per class")
+    parser.add_argument("--limit-per-class", type=_positive_int, default=None, help="use at most N images per class")
     parser.add_argument("--skip-bad", action="store_true",
                         help="skip unreadable image files (listed in a skipped CSV) instead of stopping")
 
@@ -43,11 +43,20 @@ def _dask_args(parser):
     parser.add_argument("--partition-size", type=_positive_int, default=1024, help="images per partition with --dask")
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _int_at_least(low):
+    """An argparse type: an integer >= ``low`` (argparse names the option in the error)."""
+    def parse(text):
+        value = int(text)
+        if value < low:
+            kind = "a positive integer" if low == 1 else f"an integer >= {low}"
+            raise argparse.ArgumentTypeError(f"must be {kind}, got {text}")
+        return value
+
+    parse.__name__ = "int"  # argparse says "invalid int value: 'x'" for text that is no number
+    return parse
+
+
+_positive_int = _int_at_least(1)
 
 
 def _batch_size(text):
@@ -63,7 +72,7 @@ def _model_args(parser):
 def _runtime_args(parser, batch_default=None):
     parser.add_argument("--device", default=None if batch_default is None else "auto", help="auto, cpu or cuda")
     parser.add_argument("--batch-size", type=_batch_size, default=batch_default, help="images per batch")
-    parser.add_argument("--num-workers", type=int, default=None, help="image-decoding workers")
+    parser.add_argument("--num-workers", type=_int_at_least(0), default=None, help="image-decoding workers")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -71,7 +80,7 @@ def _settings_args(parser):
     parser.add_argument("--image-size", type=_positive_int, default=None, help="input side in px (default: the backbone's)")
     parser.add_argument("--epochs", type=_positive_int, default=20, help="fine-tuning epochs (early stopping may end sooner)")
     parser.add_argument("--no-augment", action="store_true", help="no random crops/flips when fine-tuning")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=_int_at_least(0), default=0)
     parser.add_argument("--cache", default="auto",
                         help="feature cache: 'auto' (in memory), 'none', or a folder shared between runs")
     _runtime_args(parser, batch_default=32)
@@ -481,7 +490,7 @@ def build_parser():
     p.add_argument("--pooling", default="avg", choices=["avg", "max", "gem", "avgmax"])
     p.add_argument("--image-size", type=_positive_int, default=None)
     p.add_argument("--runtime", default="auto", help="auto, torch, openvino or onnxruntime (CPU inference engine)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_int_at_least(0), default=0)
     _runtime_args(p, batch_default="auto")
     p.set_defaults(func=cmd_extract)
 
@@ -490,7 +499,7 @@ def build_parser():
     p.add_argument("--recipe", required=True, help="a built-in recipe name or a recipe .py file")
     p.add_argument("--out", required=True, help="model file, e.g. model.hybridtl (a safe format whatever the suffix)")
     p.add_argument("--grid", action="store_true", help="tune the recipe's GRID with GridSearchCV")
-    p.add_argument("--cv", type=int, default=3, help="folds for --grid")
+    p.add_argument("--cv", type=_int_at_least(2), default=3, help="folds for --grid")
     _settings_args(p)
     p.set_defaults(func=cmd_fit)
 
@@ -498,7 +507,7 @@ def build_parser():
     _model_args(p)
     _data_args(p, UNLABELLED_HELP)
     p.add_argument("--out", required=True, help="CSV file; with --dask, a folder (or URL) for a Parquet dataset")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_int_at_least(0), default=0)
     _dask_args(p)
     _runtime_args(p)
     p.set_defaults(func=cmd_predict)
@@ -508,7 +517,7 @@ def build_parser():
     _data_args(p)
     p.add_argument("--out", default=None, help="folder for metrics.csv, classification_report.csv, the confusion "
                    "matrix, top_losses.csv/.png, most_confused.csv and results.png")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_int_at_least(0), default=0)
     _runtime_args(p)
     p.set_defaults(func=cmd_evaluate)
 

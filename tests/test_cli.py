@@ -259,3 +259,17 @@ def test_a_folder_named_digits_is_not_mistaken_for_the_built_in(folder, tmp_path
     assert "'./digits' for yours" in capsys.readouterr().err and not (tmp_path / "m.hybridtl").exists()
     assert main(["fit", "./digits", "--recipe", "pixels_logreg", "--out", "m.hybridtl", *TINY]) == 0
     assert "fitted pixels_logreg on 36 images" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--limit-per-class", "0", "must be a positive integer, got 0"),  # was read as no limit
+    ("--limit-per-class", "-3", "must be a positive integer, got -3"),  # was all but 3 per class
+    ("--cv", "1", "must be an integer >= 2, got 1"),
+    ("--seed", "-1", "must be an integer >= 0, got -1"),
+    ("--num-workers", "-1", "must be an integer >= 0, got -1"),
+    ("--epochs", "x", "invalid int value: 'x'"),
+])
+def test_numeric_options_are_checked_by_the_parser(option, value, message, folder, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", str(folder), "--recipe", "pixels_logreg", "--out", str(tmp_path / "m"), option, value])
+    assert stop.value.code == 2 and f"argument {option}: {message}" in capsys.readouterr().err
