@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .images import as_image_set, display_image, readable_part, warn_skipped
+from .images import as_image_set, display_image, rows_for_readable
 from .predictions import labels_from_proba
 
 __all__ = ["ClassificationInterpretation"]
@@ -57,15 +57,12 @@ class ClassificationInterpretation:
         if not hasattr(estimator, "predict_proba"):
             raise TypeError(f"{type(estimator).__name__} has no predict_proba; interpretation needs probabilities")
         images = as_image_set(X, on_error="skip")
-        good, bad = readable_part(images, "skip")
-        if not bad:
-            return cls(images, y, estimator.predict_proba(X), estimator.classes_)
         # Unreadable files are named once and left out here, so that any model (a Pipeline whose head
-        # refuses NaN features included) predicts only the images it can read.
-        warn_skipped(bad, len(images))
-        proba = np.full((len(images), len(estimator.classes_)), np.nan)
-        if len(good):
-            proba[good] = estimator.predict_proba(images.subset(good).items)
+        # refuses NaN features included) predicts only the images it can read. The model gets the
+        # user's own X, or, when some were left out, the list of the readable paths (arrays always read).
+        proba = rows_for_readable(images, "skip", 0, len(estimator.classes_),
+                                  lambda part: estimator.predict_proba(X if part is images else part.items),
+                                  np.float64)
         return cls(images, y, proba, estimator.classes_)
 
     @property
