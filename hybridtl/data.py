@@ -70,10 +70,10 @@ def load_data(spec, limit_per_class=None, random_state=0, labelled=True) -> Data
     (50, 'digits')
     """
     spec_path = Path(str(spec))
-    if str(spec) == "digits" and spec_path.exists():
-        raise ValueError("'digits' names both scikit-learn's built-in digits and the path 'digits' here: give "
-                         "'./digits' for yours, or run from another folder for the built-in digits")
     if str(spec) == "digits":
+        if spec_path.exists():
+            raise ValueError("'digits' names both scikit-learn's built-in digits and the path 'digits' here: give "
+                             "'./digits' for yours, or run from another folder for the built-in digits")
         X, y = load_digits_images()
         data = Dataset(X, y, list(range(len(y))), "digits")
     elif spec_path.is_dir():
