@@ -39,7 +39,7 @@ def main():
         "finetune_v0": FineTuneClassifier(backbone="timm:test_efficientnet", weights=None, strategy="full", epochs=2,
                                           image_size=32, batch_size=16, device="cpu", progress=False,
                                           random_state=0, lr_schedule=LRScheduler(StepLR, step_size=1)),
-        "pixels_logreg_v0": Pipeline([("pixels", PixelFeatures(image_size=8)), ("scale", StandardScaler()),
+        "pixels_logreg_v0": Pipeline([("pixels", PixelFeatures(image_size=16)), ("scale", StandardScaler()),
                                       ("head", LogisticRegression(max_iter=500))]),
     }
     expected = {}
