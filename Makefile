@@ -1,4 +1,4 @@
-# Set-up and everyday commands. `make demo` and `make test` install what they need first.
+# Set-up and everyday commands. `make demo`, `make test` and `make docs` install what they need first.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test clean
+.PHONY: install demo test lint docs clean
 
 install: $(STAMP)
 
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_SPEC)
-	$(PY) -m pip install --quiet -e '.[dev,openvino,dask]'
+	$(PY) -m pip install --quiet -e '.[dev,docs,openvino,dask]'
 	touch $(STAMP)
 
 # The side-by-side benchmark of every recipe on the real digits (~8 min on 2 CPU cores).
@@ -23,8 +23,17 @@ DEMO_ARGS ?= --image-size 64 --no-augment --out demo-out
 demo: install
 	$(VENV)/bin/hybridtl bench digits $(DEMO_ARGS)
 
-test: install
+# Lint (ruff: pyflakes, import order, line length) and the import contract (the layers, lazy imports too).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+test: lint
 	$(PY) -m pytest
 
+# The documentation site, warnings as errors, into site/.
+docs: install
+	$(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) .pytest_cache demo-out bench-out
+	rm -rf $(VENV) .pytest_cache demo-out bench-out site

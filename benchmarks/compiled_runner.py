@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from hybridtl import runtimes
-from hybridtl.features import CNNFeatureExtractor, _weights_digest
+import hybridtl.features._runtimes as runtimes
+from hybridtl.features import CNNFeatureExtractor, weights_digest
 
 
 def main(argv=None):
@@ -46,7 +46,7 @@ def main(argv=None):
     runtimes._build(model, "openvino", 224)
     compile_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    _weights_digest(model)
+    weights_digest(model)
     print(f"OpenVINO convert + compile alone: {compile_seconds:.2f} s; weights digest: "
           f"{time.perf_counter() - start:.3f} s")
 

@@ -26,9 +26,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from hybridtl.clusters import local_cluster
-from hybridtl.dask_extraction import extract_features
 from hybridtl.features import CNNFeatureExtractor
+from hybridtl.scaleout import extract_features, local_cluster
 
 PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field"]
 

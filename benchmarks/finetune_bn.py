@@ -21,8 +21,8 @@ import pandas as pd
 from PIL import Image
 from sklearn.model_selection import train_test_split
 
-from hybridtl.datasets import load_digits_images
 from hybridtl.finetune import FineTuneClassifier
+from hybridtl.images import load_digits_images
 
 PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
           "colorwheel", "logo"]

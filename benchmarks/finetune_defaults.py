@@ -23,9 +23,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
+from finetune_bn import _crops, at_size, digits32, photos64
 
 from hybridtl.finetune import FineTuneClassifier
-from finetune_bn import _crops, at_size, digits32, photos64
 
 digits64 = at_size(digits32, 64)
 
@@ -70,7 +70,6 @@ TASKS = {"digits32": digits32, "digits64": digits64, "photos64": photos64, "tint
 
 def plain_loop(X_train, y_train, X_test, size, epochs, seed, lr=3e-4):
     """The 25-line loop: returns predicted labels for X_test."""
-    import timm
 
     from hybridtl.backbones import load_backbone, replace_classifier
     from hybridtl.images import Preprocess, as_image_set

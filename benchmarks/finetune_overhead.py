@@ -24,10 +24,9 @@ from torch import nn
 
 from hybridtl.backbones import load_backbone, replace_classifier
 from hybridtl.callbacks import Callback
-from hybridtl.datasets import load_digits_images
 from hybridtl.devices import autocast, resolve_device, use_amp
 from hybridtl.finetune import FineTuneClassifier
-from hybridtl.images import Preprocess, as_image_set
+from hybridtl.images import Preprocess, as_image_set, load_digits_images
 
 
 def fresh_model(n_classes, seed):

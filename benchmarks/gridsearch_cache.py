@@ -19,10 +19,9 @@ import pandas as pd
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
-from hybridtl.datasets import load_digits_images
-from hybridtl.cache import clear_memory
-from hybridtl.features import CNNFeatureExtractor
+from hybridtl.features import CNNFeatureExtractor, clear_memory
 from hybridtl.heads import make_head, make_hybrid_pipeline
+from hybridtl.images import load_digits_images
 
 GRID = {"head__C": [0.001, 0.01, 0.1, 1.0, 10.0, 100.0]}
 

@@ -17,8 +17,8 @@ import itertools
 import time
 import warnings
 
-import numpy as np
 import pandas as pd
+from finetune_bn import at_size, digits32, photos64
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -26,10 +26,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer, StandardScaler
 from sklearn.svm import SVC
 
-from finetune_bn import at_size, digits32, photos64
 from hybridtl.features import CNNFeatureExtractor
 from hybridtl.heads import make_head
-
 
 TASKS = {"digits32": digits32, "digits64": at_size(digits32, 64), "photos64": photos64,
          "photos224": at_size(photos64, 224)}
@@ -42,6 +40,7 @@ def _svm(**params):
 def contenders(seed):
     """name -> (estimator on features, grid or None)."""
     from sklearn.pipeline import Pipeline
+
     from hybridtl.heads import LabelXGBClassifier
 
     def built_in(head):
@@ -53,7 +52,8 @@ def contenders(seed):
     def l2(model):
         return make_pipeline(Normalizer(), model)
 
-    old_xgb = LabelXGBClassifier(n_estimators=200, learning_rate=0.1, max_depth=4, tree_method="hist", random_state=seed)
+    old_xgb = LabelXGBClassifier(n_estimators=200, learning_rate=0.1, max_depth=4, tree_method="hist",
+                                 random_state=seed)
     return {
         "logreg (built-in)": (built_in("logreg"), None),
         "logreg (built-in), GRID C": (built_in("logreg"), {"head__C": [1.0, 10.0, 100.0]}),
@@ -96,8 +96,8 @@ def main(argv=None):
     runs = pd.DataFrame(rows)
     if args.out:
         runs.to_csv(args.out, index=False)
-    table = runs.pivot_table(index="contender", columns="task", values="accuracy", aggfunc=["mean", "std"], dropna=False,
-                             sort=False)
+    table = runs.pivot_table(index="contender", columns="task", values="accuracy", aggfunc=["mean", "std"],
+                             dropna=False, sort=False)
     cells = {task: [f"{m:.3f} +- {s:.3f}" for m, s in zip(table["mean"][task], table["std"][task])]
              for task in args.tasks}
     print(f"seeds={args.seeds} (accuracy on the held-out test part, mean +- sd)")

@@ -25,9 +25,8 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from hybridtl.features import CNNFeatureExtractor
+from hybridtl.features import CNNFeatureExtractor, compiled_runner, installed_runtimes
 from hybridtl.images import as_image_set
-from hybridtl.runtimes import compiled_runner, installed_runtimes
 
 
 def real_photos(n, size=(480, 360), seed=0):
@@ -84,7 +83,8 @@ def contenders(X, paths, batch_size, image_size, workers):
     for rt in runtimes:
         jobs[f"transform {rt} (arrays)"] = lambda e=ext[rt]: e.transform(X)
         for w in sorted({0, workers}):
-            jobs[f"transform {rt} (files, {w} workers)"] = lambda e=ext[rt], w=w: e.set_params(num_workers=w).transform(paths)
+            name = f"transform {rt} (files, {w} workers)"
+            jobs[name] = lambda e=ext[rt], w=w: e.set_params(num_workers=w).transform(paths)
     return jobs, ext
 
 
@@ -95,7 +95,7 @@ def feature_agreement(ext, X):
 
 def demo_extraction(repeats):
     """Seconds to extract all 1,797 digits at 64 px (what `make demo`'s hybrid recipes share), per runtime."""
-    from hybridtl.datasets import load_digits_images
+    from hybridtl.images import load_digits_images
 
     X, _ = load_digits_images()
     ext = {rt: CNNFeatureExtractor(image_size=64, device="cpu", cache=None, runtime=rt).fit()

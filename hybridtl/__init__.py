@@ -2,16 +2,27 @@
 
 Importing the package is light: torch, timm and xgboost load only when a name
 that needs them is first used (PEP 562 module ``__getattr__``).
+
+The sub-packages, each importing only those below it:
+
+* ``core``: atomic writes, parameter validation, labels, dask partitions (no torch);
+* ``devices``, ``images``, ``backbones``, ``callbacks``;
+* ``features`` (the frozen-CNN transformer), ``finetune`` (the fine-tuning classifier and its trainer);
+* ``heads`` (scikit-learn heads on the features);
+* ``recipes``, ``serialization``;
+* ``evaluation`` (predictions, interpretation, the benchmark);
+* ``scaleout`` (dask);
+* ``cli``.
 """
 
 import importlib
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
+# public name -> the sub-package that exports it
 _LAZY = {
     "CNNFeatureExtractor": "features",
-    "ClassificationInterpretation": "interpretation",
+    "ClassificationInterpretation": "evaluation",
     "FineTuneClassifier": "finetune",
     "list_backbones": "backbones",
     "load_backbone": "backbones",

@@ -1,45 +1,5 @@
-"""Raw pixels as features: the no-transfer baseline."""
+"""Moved to :mod:`hybridtl.features`; this name stays so that existing imports and pickled models keep working."""
 
-from __future__ import annotations
-
-import numpy as np
-import torch
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
-
-from .images import Preprocess, as_image_set
+from .features import PixelFeatures
 
 __all__ = ["PixelFeatures"]
-
-
-class PixelFeatures(TransformerMixin, BaseEstimator):
-    """Images resized to ``image_size`` x ``image_size`` gray pixels, flattened, in [0, 1].
-
-    Examples
-    --------
-    >>> X = np.zeros((3, 8, 8), dtype=np.uint8)
-    >>> PixelFeatures(image_size=4).fit_transform(X).shape
-    (3, 16)
-    """
-
-    def __init__(self, image_size=16, batch_size=256):
-        self.image_size = image_size
-        self.batch_size = batch_size
-
-    def fit(self, X=None, y=None):
-        if not isinstance(self.image_size, (int, np.integer)) or self.image_size < 1:
-            raise ValueError(f"image_size must be a positive integer, got {self.image_size!r}")
-        if X is not None:
-            as_image_set(X)
-        self.n_features_out_ = int(self.image_size) ** 2
-        return self
-
-    def transform(self, X):
-        check_is_fitted(self, "n_features_out_")
-        preprocess = Preprocess(int(self.image_size), 1.0, (0.0,) * 3, (1.0,) * 3, "bilinear")
-        batches = as_image_set(X).batches(preprocess, int(self.batch_size), torch.device("cpu"))
-        return torch.cat([b.mean(1).flatten(1) for b in batches]).numpy().astype(np.float32)
-
-    def get_feature_names_out(self, input_features=None):
-        check_is_fitted(self, "n_features_out_")
-        return np.asarray([f"pixel_{i}" for i in range(self.n_features_out_)], dtype=object)

@@ -20,6 +20,26 @@ SETTINGS = ("image_size", "device", "epochs", "batch_size", "augment", "random_s
 
 @dataclass(frozen=True)
 class Recipe:
+    """A named recipe, as :func:`load_recipe` reads it from its file.
+
+    Parameters
+    ----------
+    name : str
+    kind : {"hybrid", "finetune", "baseline", "custom"}
+    description : str
+        The first line of the file's docstring.
+    build : callable
+        ``build(**settings)`` returns a new, unfitted estimator.
+    grid : dict
+        A ``GridSearchCV`` parameter grid.
+    path : str
+
+    Examples
+    --------
+    >>> recipe = load_recipe("finetune_full")
+    >>> recipe.kind, recipe.description
+    ('finetune', 'Fine-tuning: every layer trains, the new layer at a 10x higher learning rate.')
+    """
     name: str
     kind: str
     description: str
@@ -29,7 +49,17 @@ class Recipe:
 
 
 def recipes_dir() -> Path:
-    """The folder of the built-in recipes: installed with the package, or the checkout's ``pipelines/``."""
+    """The folder of the built-in recipes: installed with the package, or the checkout's ``pipelines/``.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> (recipes_dir() / "cnn_logreg.py").is_file()
+    True
+    """
     installed = Path(__file__).resolve().parent / "pipelines"
     if installed.is_dir():
         return installed
@@ -38,6 +68,10 @@ def recipes_dir() -> Path:
 
 def list_recipes():
     """Names of the built-in recipes, sorted.
+
+    Returns
+    -------
+    list of str
 
     Examples
     --------
@@ -48,7 +82,24 @@ def list_recipes():
 
 
 def load_recipe(name_or_path) -> Recipe:
-    """Load a built-in recipe by name, or a user's recipe file by path."""
+    """Load a built-in recipe by name, or a user's recipe file by path.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A name from :func:`list_recipes`, or the path of a ``.py`` file.
+
+    Returns
+    -------
+    Recipe
+        Its name, kind, description, ``build`` function, ``GRID`` and path.
+
+    Examples
+    --------
+    >>> recipe = load_recipe("cnn_svm")
+    >>> recipe.kind, sorted(recipe.grid)
+    ('hybrid', ['head__estimator__C'])
+    """
     path = Path(name_or_path)
     if path.suffix != ".py":
         path = recipes_dir() / f"{name_or_path}.py"
@@ -63,14 +114,32 @@ def load_recipe(name_or_path) -> Recipe:
     if not callable(getattr(module, "build", None)):
         raise ValueError(f"recipe file {str(path)!r} defines no build(**settings) function")
     doc = (module.__doc__ or path.stem).strip().splitlines()[0]
-    return Recipe(path.stem, getattr(module, "KIND", "custom"), doc, module.build, getattr(module, "GRID", {}), str(path))
+    return Recipe(path.stem, getattr(module, "KIND", "custom"), doc, module.build, getattr(module, "GRID", {}),
+                  str(path))
 
 
 def hybrid_builder(head):
-    """A recipe ``build`` for a frozen-CNN pipeline with the named head."""
+    """A recipe ``build`` for a frozen-CNN pipeline with the named head.
+
+    Parameters
+    ----------
+    head : {"logreg", "svm", "xgboost"}
+
+    Returns
+    -------
+    callable
+        ``build(image_size=None, device="auto", random_state=0, progress=False, cache="auto", **_)``,
+        which returns :func:`hybridtl.heads.make_hybrid_pipeline`'s pipeline.
+
+    Examples
+    --------
+    >>> build = hybrid_builder("svm")
+    >>> [name for name, _ in build(image_size=64).steps]
+    ['features', 'scale', 'head']
+    """
 
     def build(image_size=None, device="auto", random_state=0, progress=False, cache="auto", **_):
-        from .heads import make_hybrid_pipeline
+        from .heads import make_hybrid_pipeline  # when a recipe is built: listing recipes imports no torch
 
         return make_hybrid_pipeline(head, random_state=random_state, image_size=image_size, device=device,
                                     progress=progress, cache=cache)
@@ -79,11 +148,29 @@ def hybrid_builder(head):
 
 
 def finetune_builder(strategy, lr=1e-3):
-    """A recipe ``build`` for a :class:`FineTuneClassifier` with the named strategy and learning rate."""
+    """A recipe ``build`` for a :class:`~hybridtl.finetune.FineTuneClassifier`, by strategy and learning rate.
+
+    Parameters
+    ----------
+    strategy : {"head", "full", "gradual", "two_stage", "scratch"}
+    lr : float, default=1e-3
+
+    Returns
+    -------
+    callable
+        ``build(image_size=None, device="auto", epochs=20, batch_size=32, augment=True, random_state=0,
+        progress=False, **_)``, which returns the classifier (early stopping patience 5).
+
+    Examples
+    --------
+    >>> clf = finetune_builder("gradual", lr=3e-4)(epochs=8)
+    >>> clf.strategy, clf.lr, clf.epochs, clf.patience
+    ('gradual', 0.0003, 8, 5)
+    """
 
     def build(image_size=None, device="auto", epochs=20, batch_size=32, augment=True, random_state=0,
               progress=False, **_):
-        from .finetune import FineTuneClassifier
+        from .finetune import FineTuneClassifier  # when a recipe is built: listing recipes imports no torch
 
         return FineTuneClassifier(strategy=strategy, lr=lr, epochs=epochs, batch_size=batch_size, patience=5,
                                   augment=augment, image_size=image_size, device=device,

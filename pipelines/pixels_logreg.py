@@ -4,7 +4,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from hybridtl.pixels import PixelFeatures
+from hybridtl.features import PixelFeatures
 
 KIND = "baseline"
 GRID = {"head__C": [0.01, 0.1, 1.0]}

@@ -69,7 +69,8 @@ def test_weights_for_another_architecture_are_refused(tmp_path):
 
 @pytest.mark.parametrize(
     "content, match",
-    [(None, "does not exist"), (b"not a torch file", "could not read weights file"), ("tensorless", "state dict of tensors")],
+    [(None, "does not exist"), (b"not a torch file", "could not read weights file"),
+     ("tensorless", "state dict of tensors")],
 )
 def test_bad_weights_files(tmp_path, content, match):
     path = tmp_path / "w.pth"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
 
-from hybridtl import cache as cache_module
+import hybridtl.features._cache as cache_module
 from hybridtl.features import CNNFeatureExtractor
 from hybridtl.heads import make_hybrid_pipeline
 
@@ -43,7 +43,8 @@ def test_second_transform_reads_the_cache(tmp_path, rgb_images, count_extracted)
     second = _extractor(tmp_path).transform(rgb_images[::-1])
     assert count_extracted == [5]  # nothing new went through the network
     np.testing.assert_array_equal(second, first[::-1])
-    np.testing.assert_array_equal(first, CNNFeatureExtractor(image_size=32, device="cpu", batch_size=4).fit().transform(rgb_images))
+    fresh = CNNFeatureExtractor(image_size=32, device="cpu", batch_size=4).fit()
+    np.testing.assert_array_equal(first, fresh.transform(rgb_images))
 
 
 def test_only_new_images_are_extracted(tmp_path, rgb_images, count_extracted):
@@ -59,7 +60,8 @@ def test_a_changed_setting_never_reads_a_stale_entry(tmp_path, rgb_images, chang
     changed = CNNFeatureExtractor(device="cpu", batch_size=4, cache=tmp_path, **params).fit()
     got = changed.transform(rgb_images)
     assert count_extracted == [5, 5]
-    np.testing.assert_array_equal(got, CNNFeatureExtractor(device="cpu", batch_size=4, **params).fit().transform(rgb_images))
+    fresh = CNNFeatureExtractor(device="cpu", batch_size=4, **params).fit()
+    np.testing.assert_array_equal(got, fresh.transform(rgb_images))
 
 
 def test_joblib_memory_is_accepted(tmp_path, rgb_images, count_extracted):
@@ -68,7 +70,7 @@ def test_joblib_memory_is_accepted(tmp_path, rgb_images, count_extracted):
     _extractor(memory).transform(rgb_images)
     assert count_extracted == [5]
     assert _entries(tmp_path / "hybridtl-features")
-    with pytest.raises(TypeError, match="cache must be .auto., None, a folder path or a joblib.Memory"):
+    with pytest.raises(TypeError, match='"cache" must be .auto., None, a folder path or a joblib.Memory; got'):
         _extractor(42)
 
 
@@ -105,7 +107,8 @@ def test_an_interrupted_transform_keeps_the_finished_batches(tmp_path, rgb_image
     entries = _entries(tmp_path)
     assert len(entries) == 4  # the first batch of 4
     assert all(np.load(e).shape == (1280,) for e in entries)
-    expected = CNNFeatureExtractor(image_size=32, device="cpu", batch_size=4, runtime="torch").fit().transform(rgb_images)
+    fresh = CNNFeatureExtractor(image_size=32, device="cpu", batch_size=4, runtime="torch").fit()
+    expected = fresh.transform(rgb_images)
     np.testing.assert_array_equal(ext.transform(rgb_images), expected)
 
 
@@ -153,11 +156,11 @@ def test_no_cache_extracts_on_every_fit(small_digits, count_extracted):
 def test_random_weights_are_keyed_by_their_values(tmp_path, rgb_images, count_extracted):
     import torch
 
-    from hybridtl import features
+    from hybridtl.features import _memo
 
     first = CNNFeatureExtractor(weights=None, image_size=32, device="cpu", cache=tmp_path).fit()
     first.transform(rgb_images)
-    features._frozen_model.cache_clear()  # as in another process: a new random initialisation
+    _memo.frozen_model.cache_clear()  # as in another process: a new random initialisation
     with torch.random.fork_rng():
         torch.manual_seed(12345)
         second = CNNFeatureExtractor(weights=None, image_size=32, device="cpu", cache=tmp_path).fit()

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from hybridtl.cli import build_parser, main
-from hybridtl.datasets import load_digits_images
 from hybridtl.features import CNNFeatureExtractor
+from hybridtl.images import load_digits_images
 
 TINY = ["--image-size", "32", "--epochs", "1", "--no-progress", "--batch-size", "16"]
 
@@ -99,7 +99,8 @@ def test_bench_writes_the_report(folder, tmp_path):
     assert "| recipe" in (out / "results.md").read_text()
     # by default the cheap grids are tuned (hybrid, baseline) and fine-tuning keeps its defaults
     assert results["grid_best"].fillna("").tolist()[2] == ""
-    assert results["grid_best"].tolist()[0].startswith("head__C=") and results["grid_best"].tolist()[1].startswith("head__C=")
+    best = results["grid_best"].tolist()
+    assert best[0].startswith("head__C=") and best[1].startswith("head__C=")
     for name in ["summary.png", "curves_finetune_head.png"] + [f"confusion_{r}.png" for r in recipes]:
         assert (out / name).read_bytes()[:4] == b"\x89PNG", name
     # same seed, same accuracies
@@ -118,7 +119,8 @@ def test_user_recipe_file(folder, tmp_path):
     "args, message",
     [
         (["fit", "{tmp}/missing", "--recipe", "cnn_logreg"], "not found: give an image folder"),
-        (["fit", "{folder}", "--recipe", "no_such_recipe"], "unknown recipe 'no_such_recipe'; built-in recipes: cnn_logreg"),
+        (["fit", "{folder}", "--recipe", "no_such_recipe"],
+         "unknown recipe 'no_such_recipe'; built-in recipes: cnn_logreg"),
         (["fit", "{empty_class}", "--recipe", "cnn_logreg"], "holds no images"),
         (["fit", "{corrupt}", "--recipe", "cnn_logreg"], "corrupt or truncated image"),
         (["fit", "{tmp}/one_class", "--recipe", "cnn_logreg"], "has a single class, x; training needs 2 or more"),
@@ -217,7 +219,7 @@ def test_bench_with_seeds_reports_mean_and_spread(folder, tmp_path):
 
 
 def test_bench_grid_modes(folder, tmp_path, capsys):
-    from hybridtl.bench import GRID_MODES
+    from hybridtl.core import GRID_MODES
 
     assert build_parser().parse_args(["bench", "x", "--out", "o"]).grid == "auto"
     assert build_parser().parse_args(["bench", "x", "--out", "o", "--grid"]).grid == "all"

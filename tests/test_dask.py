@@ -4,24 +4,20 @@ import os
 import time
 from pathlib import Path
 
+import dask.dataframe as dd  # the dask extra: make install installs it
+import distributed
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from counting import CountingExtractor
 from PIL import Image
-
-import dask.dataframe as dd  # the dask extra: make install installs it
-import distributed
-
 
 import hybridtl
 from hybridtl.cli import main
-from hybridtl.dask_extraction import extract_features
-from hybridtl.dask_heads import predict_partitions
 from hybridtl.features import CNNFeatureExtractor
-from hybridtl.heads import LabelXGBClassifier, make_head, make_hybrid_pipeline
-
-from counting import CountingExtractor
+from hybridtl.heads import XGB_PARAMS, LabelXGBClassifier, make_head, make_hybrid_pipeline
+from hybridtl.scaleout import extract_features, predict_partitions
 
 SIZE = 32
 
@@ -75,7 +71,8 @@ def test_features_equal_in_process_transform_and_parquet_schema(client, photo_fi
     assert schema.names == ["path", "label"] + names
     assert {str(schema.field(n).type) for n in names} == {"float"}  # float32
     got = frame.compute()
-    assert got["path"].tolist() == photo_files["path"].tolist() and got["label"].tolist() == photo_files["label"].tolist()
+    assert got["path"].tolist() == photo_files["path"].tolist()
+    assert got["label"].tolist() == photo_files["label"].tolist()
     np.testing.assert_allclose(features_of(got, extractor), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -166,8 +163,8 @@ def test_dask_xgboost_and_partitionwise_logreg_agree_with_in_memory(client, phot
     (_, head), = make_head("xgboost", distributed=True)
     head.set_params(client=client, n_estimators=20)
     head.fit(frame)
-    local = LabelXGBClassifier(n_estimators=20, learning_rate=0.1, max_depth=4, tree_method="hist",
-                               random_state=0).fit(pd.DataFrame(expected, columns=names), labels)
+    local = LabelXGBClassifier(**{**XGB_PARAMS, "n_estimators": 20}, random_state=0)  # the same parameter set
+    local.fit(pd.DataFrame(expected, columns=names), labels)
     proba = client.compute(head.predict_proba(frame)).result()
     assert head.classes_.tolist() == ["cat", "coffee"]
     np.testing.assert_allclose(proba, local.predict_proba(pd.DataFrame(expected, columns=names)), atol=2e-2)

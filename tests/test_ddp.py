@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 import hybridtl
-from hybridtl.datasets import load_digits_images
+from hybridtl.images import load_digits_images
 
 TRAIN = textwrap.dedent('''
     import hashlib, json, sys
     import numpy as np, torch.distributed as dist
-    from hybridtl.datasets import load_digits_images
+    from hybridtl.images import load_digits_images
     from hybridtl.finetune import FineTuneClassifier
     from hybridtl.serialization import save
     out, strategy, bn = sys.argv[1:4]

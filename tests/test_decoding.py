@@ -10,7 +10,7 @@ import skimage.data
 import torch
 from PIL import Image
 
-from hybridtl.decoding import ImageReadError, read_image
+from hybridtl.images import ImageReadError, read_image
 
 
 @pytest.fixture(scope="module")

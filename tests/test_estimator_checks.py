@@ -13,7 +13,6 @@ scikit-learn itself would skip it unless SCIPY_ARRAY_API=1 is set.
 """
 
 import pytest
-
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from hybridtl.features import CNNFeatureExtractor
@@ -67,7 +66,7 @@ _TABLE_CHECKS_CLASSIFIER = [
 
 
 def expected_failures(estimator):
-    from hybridtl.image_checks import EQUIVALENTS
+    from hybridtl.evaluation import EQUIVALENTS
 
     extra = _TABLE_CHECKS_CLASSIFIER if isinstance(estimator, FineTuneClassifier) else _TABLE_CHECKS_TRANSFORMER
     return {name: f"{NEEDS_TABLES}; on images: {EQUIVALENTS[name]}" for name in _TABLE_CHECKS + extra}

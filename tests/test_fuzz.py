@@ -8,9 +8,8 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from hybridtl.decoding import ImageReadError, read_image
 from hybridtl.features import CNNFeatureExtractor
-from hybridtl.images import SkippedImagesWarning, find_unreadable
+from hybridtl.images import ImageReadError, SkippedImagesWarning, find_unreadable, read_image
 
 N_CASES = 200
 
@@ -74,7 +73,8 @@ def test_every_damaged_file_reads_or_gives_the_documented_error(corpus):
         pending = [pool.apply_async(_read_one, (str(p),)) for p in corpus]
         results = [job.get(timeout=60) for job in pending]  # a hang fails here
     assert len(results) == N_CASES
-    others = [(p.name, kind, message) for p, (kind, message) in zip(corpus, results) if kind not in ("ok", "ImageReadError")]
+    others = [(p.name, kind, message) for p, (kind, message) in zip(corpus, results)
+              if kind not in ("ok", "ImageReadError")]
     assert not others
     for path, (kind, message) in zip(corpus, results):
         if kind == "ImageReadError":

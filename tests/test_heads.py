@@ -36,5 +36,5 @@ def test_gridsearch_over_head_parameters(small_digits):
 
 
 def test_unknown_head():
-    with pytest.raises(ValueError, match="unknown head 'forest'; accepted: logreg, svm, xgboost"):
+    with pytest.raises(ValueError, match='"head" must be one of .logreg., .svm., .xgboost.; got .forest.'):
         make_hybrid_pipeline("forest")

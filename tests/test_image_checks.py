@@ -4,7 +4,7 @@ import warnings
 
 import pytest
 
-from hybridtl import image_checks
+from hybridtl.evaluation import _image_checks as image_checks
 from hybridtl.features import CNNFeatureExtractor
 from hybridtl.finetune import FineTuneClassifier
 from hybridtl.heads import make_hybrid_pipeline

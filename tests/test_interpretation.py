@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hybridtl.evaluation import ClassificationInterpretation, labels_and_proba
 from hybridtl.finetune import FineTuneClassifier
 from hybridtl.heads import make_hybrid_pipeline
-from hybridtl.interpretation import ClassificationInterpretation
-from hybridtl.predictions import labels_and_proba
 
 
 def test_losses_top_losses_and_most_confused_from_known_probabilities():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from hybridtl import finetune
 from hybridtl.features import CNNFeatureExtractor
 from hybridtl.finetune import FineTuneClassifier
+from hybridtl.finetune import _trainer as finetune
 
 
 class _RaisesAbove(torch.nn.Module):

@@ -14,12 +14,11 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from hybridtl import cli
+from hybridtl.cli import _verbs as cli
 from hybridtl.cli import main
-from hybridtl.data import load_data
 from hybridtl.features import CNNFeatureExtractor
 from hybridtl.finetune import FineTuneClassifier
-from hybridtl.images import SkippedImagesWarning, as_image_set, load_image_folder
+from hybridtl.images import SkippedImagesWarning, as_image_set, load_data, load_image_folder
 
 TINY = ["--image-size", "32", "--epochs", "1", "--no-progress", "--batch-size", "16"]
 PHOTOS = {"cat": skimage.data.chelsea, "coffee": skimage.data.coffee}
@@ -41,7 +40,8 @@ def messy(tmp_path_factory):
         (root / name).mkdir()
         for i, crop in enumerate(_crops(load(), 6, label)):
             suffix = [".jpg", ".png", ".JPG"][i % 3]
-            Image.fromarray(crop).save(root / name / f"{name}_{i:02d}{suffix}", format="JPEG" if "j" in suffix.lower() else "PNG")
+            Image.fromarray(crop).save(root / name / f"{name}_{i:02d}{suffix}",
+                                       format="JPEG" if "j" in suffix.lower() else "PNG")
     junk = {
         "cat/._cat_00.jpg": b"\x00\x05\x16\x07 AppleDouble",  # macOS resource fork
         "cat/.DS_Store": b"junk",
@@ -115,7 +115,7 @@ def test_on_error_skip_in_fine_tuning(with_corrupt):
         predicted = clf.predict(paths)
     bad = [i for i, p in enumerate(paths) if p.endswith("cat_00.jpg")]
     assert predicted[bad[0]] is None and set(np.delete(predicted, bad)) <= {"cat", "coffee"}
-    with pytest.raises(ValueError, match="on_error must be one of"):
+    with pytest.raises(ValueError, match='"on_error" must be one of'):
         clf.set_params(on_error="ignore").fit(paths, labels)
 
 
@@ -181,13 +181,15 @@ def test_outputs_and_options_are_checked_before_any_work(messy, tmp_path, capsys
 
     monkeypatch.setattr(CNNFeatureExtractor, "transform", no_work)
     monkeypatch.setattr(cli, "_load", no_work)
-    _one_line_exit_2(["extract", str(messy), "--out", str(tmp_path / "feats.csv")], capsys, "must end in .npz or .parquet")
+    _one_line_exit_2(["extract", str(messy), "--out", str(tmp_path / "feats.csv")], capsys,
+                     "must end in .npz or .parquet")
     _one_line_exit_2(["fit", str(messy), "--recipe", "cnn_logreg", "--out", "/proc/x.joblib"], capsys,
                      "cannot write '/proc/x.joblib'")
     _one_line_exit_2(["predict", "m.hybridtl", str(messy), "--out", "/proc/p.csv"], capsys, "/proc/p.csv")
     _one_line_exit_2(["bench", str(messy), "--recipes", "nope", "--out", str(tmp_path / "b")], capsys, "unknown recipe")
     real_find_spec = cli.importlib.util.find_spec
-    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None if name == "pyarrow" else real_find_spec(name))
+    monkeypatch.setattr(cli.importlib.util, "find_spec",
+                        lambda name: None if name == "pyarrow" else real_find_spec(name))
     _one_line_exit_2(["extract", str(messy), "--out", str(tmp_path / "f.parquet")], capsys, "pip install pyarrow")
 
 
@@ -259,7 +261,7 @@ def test_predict_overrides_saved_runtime_settings(messy, tmp_path, monkeypatch):
 
 
 def test_ctrl_c_during_fit_exits_130_and_keeps_the_earlier_model(messy, tmp_path, monkeypatch, capsys):
-    from hybridtl import training
+    from hybridtl.finetune import _steps as training
 
     model = tmp_path / "model.hybridtl"
     model.write_bytes(b"the earlier model")
@@ -268,7 +270,7 @@ def test_ctrl_c_during_fit_exits_130_and_keeps_the_earlier_model(messy, tmp_path
         raise KeyboardInterrupt
 
     monkeypatch.setattr(training, "run_epoch", interrupted)
-    monkeypatch.setattr("hybridtl.finetune.run_epoch", interrupted)
+    monkeypatch.setattr("hybridtl.finetune._trainer.run_epoch", interrupted)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         code = main(["fit", str(messy), "--recipe", "finetune_head", "--out", str(model), *TINY])
@@ -294,8 +296,10 @@ def _timed(argv):
 
 def test_shared_parameters_are_checked_alike(rgb_images):
     for estimator in (CNNFeatureExtractor(device="cpu"), FineTuneClassifier(device="cpu", weights=None)):
-        for bad, match in [({"image_size": 0}, "image_size must be None"), ({"batch_size": 0}, "batch_size must be"),
-                           ({"device": "tpu"}, "device must be one of"), ({"num_workers": -1}, "num_workers must be")]:
+        for bad, match in [({"image_size": 0}, '"image_size" must be None'),
+                           ({"batch_size": 0}, '"batch_size" must be'),
+                           ({"device": "tpu"}, '"device" must be one of'),
+                           ({"num_workers": -1}, '"num_workers" must be')]:
             with pytest.raises(ValueError, match=match):
                 estimator.set_params(**bad).fit(rgb_images, [0, 1, 0, 1, 0])
             estimator.set_params(image_size=None, batch_size=8, device="cpu", num_workers=0)
@@ -306,7 +310,8 @@ def test_probabilities_are_float64_from_both_kinds(small_digits):
 
     X, y = small_digits
     for head in ("logreg", "svm", "xgboost"):
-        assert make_hybrid_pipeline(head, image_size=32, device="cpu").fit(X, y).predict_proba(X[:2]).dtype == np.float64
+        pipe = make_hybrid_pipeline(head, image_size=32, device="cpu").fit(X, y)
+        assert pipe.predict_proba(X[:2]).dtype == np.float64
     clf = FineTuneClassifier(weights=None, image_size=32, epochs=1, device="cpu", progress=False).fit(X, y)
     assert clf.predict_proba(X[:2]).dtype == np.float64
 
@@ -329,7 +334,8 @@ def test_a_csv_with_blank_labels_is_refused_with_the_lines(messy, tmp_path, caps
 def test_bench_extracts_each_image_once_for_all_hybrid_recipes(messy, tmp_path, monkeypatch):
     seen = []
     real = CNNFeatureExtractor._extract
-    monkeypatch.setattr(CNNFeatureExtractor, "_extract", lambda self, images, on_batch=None: seen.append(len(images)) or real(self, images, on_batch))
+    monkeypatch.setattr(CNNFeatureExtractor, "_extract",
+                        lambda self, images, on_batch=None: seen.append(len(images)) or real(self, images, on_batch))
     out = tmp_path / "bench"
     assert main(["bench", str(messy), "--recipes", "cnn_logreg", "cnn_xgboost", "--out", str(out), *TINY]) == 0
     assert sum(seen) == 12  # one extraction shared by both hybrid recipes

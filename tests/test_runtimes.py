@@ -13,9 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-from hybridtl import runtimes
-from hybridtl.features import CNNFeatureExtractor
-from hybridtl.runtimes import RuntimeFallbackWarning, compiled_runner, installed_runtimes, resolve_runtime
+import hybridtl.features._runtimes as runtimes
+from hybridtl.features import (
+    CNNFeatureExtractor,
+    RuntimeFallbackWarning,
+    compiled_runner,
+    installed_runtimes,
+    resolve_runtime,
+)
 
 INSTALLED = installed_runtimes()
 CASES = [
@@ -50,7 +55,7 @@ def test_auto_is_the_fastest_installed_on_cpu_and_torch_on_cuda():
     assert resolve_runtime("auto", torch.device("cpu")) == INSTALLED[0]
     assert resolve_runtime("auto", torch.device("cuda")) == "torch"
     assert resolve_runtime("openvino", torch.device("cuda")) == "torch"
-    with pytest.raises(ValueError, match="runtime must be one of"):
+    with pytest.raises(ValueError, match='"runtime" must be one of'):
         CNNFeatureExtractor(runtime="tensorrt").fit()
 
 
@@ -106,7 +111,8 @@ def test_a_pickle_runs_where_the_runtime_is_missing(rgb_images, tmp_path, monkey
     joblib.dump(ext, tmp_path / "ext.joblib")
     assert compiled_runner(ext.model_, "openvino", 32) is not None
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("openvino", "onnxruntime") else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("openvino", "onnxruntime") else real(name, *a))
     loaded = joblib.load(tmp_path / "ext.joblib")
     with pytest.warns(RuntimeFallbackWarning, match="not installed here"):
         got = loaded.transform(rgb_images)
@@ -129,7 +135,7 @@ def test_openvino_conversion_sends_no_telemetry(tmp_path):
         sent = []
         openvino_telemetry.Telemetry.send_event = lambda self, *args, **kwargs: sent.append(args)
         openvino_telemetry.Telemetry.start_session = lambda self, *args, **kwargs: sent.append(args)
-        from hybridtl import runtimes
+        import hybridtl.features._runtimes as runtimes
         model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
         run = runtimes._openvino_runner(model.eval(), 16)
         assert run(np.zeros((2, 3, 16, 16), np.float32)).shape == (2, 4)

@@ -64,7 +64,7 @@ def test_user_callbacks_see_every_hook_and_fit_leaves_them_unchanged(small_digit
 
 def test_callbacks_must_be_callback_instances(small_digits):
     X, y = small_digits
-    with pytest.raises(TypeError, match="callbacks must be None or a list"):
+    with pytest.raises(TypeError, match='"callbacks" must be None or a list'):
         FineTuneClassifier(callbacks=[print], **FAST).fit(X, y)
 
 
@@ -108,7 +108,7 @@ def test_warmup_rises_batch_by_batch_then_follows_the_schedule(small_digits, rec
     head = [lrs[-1] for lrs in _batch_lrs(recorder.calls)]
     assert head == pytest.approx([1e-2 / 3, 2e-2 / 3, 1e-2, 1e-2, 1e-2, 1e-2])
     assert clf.history_["lr"].tolist() == pytest.approx([1e-2, 1e-2])
-    with pytest.raises(ValueError, match="warmup_epochs must be a number >= 0"):
+    with pytest.raises(ValueError, match='"warmup_epochs" must be a number >= 0'):
         LRSchedule("cosine", warmup_epochs=-1)
     with pytest.raises(ValueError, match="put the warm-up into the LRScheduler"):
         FineTuneClassifier(warmup_epochs=1, lr_schedule=LRScheduler(torch.optim.lr_scheduler.StepLR, step_size=1),
@@ -123,12 +123,12 @@ def test_layer_decay_gives_lower_rates_to_lower_blocks(small_digits, recorder):
     *blocks, head = lrs
     assert head == pytest.approx(1e-2) and blocks[-1] == pytest.approx(1e-3)
     assert blocks == pytest.approx([1e-3 * 0.5 ** (len(blocks) - 1 - i) for i in range(len(blocks))])
-    with pytest.raises(ValueError, match="layer_decay must be None or a number in"):
+    with pytest.raises(ValueError, match=r'"layer_decay" must be None or a number in \(0, 1\]'):
         FineTuneClassifier(layer_decay=1.5, **FAST).fit(X, y)
 
 
 def test_tta_averages_an_image_and_its_mirror(small_digits):
-    from hybridtl.training import predict_proba
+    from hybridtl.finetune import predict_proba
 
     X, y = small_digits
     clf = FineTuneClassifier(strategy="full", epochs=1, lr=1e-3, **FAST).fit(X, y)

@@ -11,7 +11,7 @@ from pathlib import Path
 from torch.optim.lr_scheduler import StepLR
 
 from hybridtl.callbacks import LRScheduler
-from hybridtl.datasets import load_digits_images
+from hybridtl.datasets import load_digits_images  # the layout of 6a56f7c
 from hybridtl.finetune import FineTuneClassifier
 
 HERE = Path(__file__).resolve().parent

@@ -1,0 +1,84 @@
+"""Surgery for fine-tuning: a new classification layer, and the backbone cut into blocks to unfreeze."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ._config import Backbone
+
+__all__ = ["replace_classifier", "trainable_blocks"]
+
+
+def replace_classifier(backbone: Backbone, n_classes: int) -> nn.Linear:
+    """Replace the final layer by a new, randomly initialised one with ``n_classes`` outputs.
+
+    Parameters
+    ----------
+    backbone : Backbone
+        Changed in place.
+    n_classes : int
+
+    Returns
+    -------
+    torch.nn.Linear
+        The new layer.
+
+    Examples
+    --------
+    >>> from hybridtl.backbones import load_backbone
+    >>> backbone = load_backbone("timm:test_efficientnet", weights=None)
+    >>> replace_classifier(backbone, 3).out_features
+    3
+    """
+    module = backbone.module
+    if backbone.family != "torchvision":
+        module.reset_classifier(n_classes)
+        return module.get_classifier()
+    path = backbone.config.classifier
+    old = module.get_submodule(path)
+    new = nn.Linear(old.in_features, n_classes)
+    parent_path, _, attr = path.rpartition(".")
+    setattr(module.get_submodule(parent_path) if parent_path else module, attr, new)
+    return new
+
+
+def trainable_blocks(backbone: Backbone):
+    """The backbone's layers as ordered blocks, input first, the classifier excluded.
+
+    Top-level children are the blocks, except that a container holding several
+    stages (timm's ``blocks``, torchvision's ``features``) is split into them.
+    Used to unfreeze one block per epoch from the top down, and to give each
+    block its own optimizer group.
+
+    Parameters
+    ----------
+    backbone : Backbone
+
+    Returns
+    -------
+    list of torch.nn.Module
+
+    Examples
+    --------
+    >>> from hybridtl.backbones import load_backbone
+    >>> len(trainable_blocks(load_backbone("efficientnet_lite0", weights=None)))
+    9
+    """
+    head_root = backbone.config.classifier.split(".")[0]
+    blocks = []
+    for name, child in backbone.module.named_children():
+        if name == head_root or not any(p.numel() for p in child.parameters()):
+            continue
+        if isinstance(child, (nn.Sequential, nn.ModuleList)) and len(child) > 1:
+            blocks.extend(c for c in child if any(True for _ in c.parameters()))
+        else:
+            blocks.append(child)
+    # Parameter-free leftovers are dropped; adjacent tiny modules (a BatchNorm after a conv) join the previous block.
+    merged = []
+    for block in blocks:
+        if merged and isinstance(block, (nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)):
+            merged[-1] = nn.ModuleList([merged[-1], block])
+        else:
+            merged.append(block)
+    return merged
+

@@ -1,0 +1,354 @@
+"""What each verb of the ``hybridtl`` command does.
+
+Each verb checks what it can before any heavy import (output paths, optional
+packages), then imports the parts of hybridtl it needs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from ..core import atomic_path, check_writable, is_url
+
+
+class Interrupted(Exception):
+    """Training was stopped by Ctrl-C: nothing is saved."""
+
+
+def _settings(args):
+    return {"image_size": args.image_size, "device": args.device, "epochs": args.epochs,
+            "batch_size": args.batch_size, "augment": not args.no_augment, "random_state": args.seed,
+            "progress": not args.no_progress, "cache": None if args.cache == "none" else args.cache}
+
+
+def _load(args, labelled=True, skipped_csv=None, to_train=False):
+    """The data named on the command line; with --skip-bad, unreadable images are dropped and listed.
+
+    Data ``to_train`` on must have two classes at least (scoring one class is fine).
+    """
+    import numpy as np
+
+    from ..images import drop_unreadable, load_data
+
+    data = load_data(args.data, args.limit_per_class, args.seed, labelled=labelled)
+    if to_train and len(classes := np.unique(data.y)) < 2:
+        raise ValueError(f"data {str(args.data)!r} has a single class, {classes[0]!s}; training needs 2 or more "
+                         "(one subfolder, or one label value in the CSV, per class)")
+    if not args.skip_bad:
+        return data, None
+    data, skipped = drop_unreadable(data, args.num_workers or 0)
+    _report_skipped(skipped, len(skipped) + len(data.ids), skipped_csv)
+    if not len(data.ids):
+        raise ValueError(f"none of the {len(skipped)} images could be read")
+    return data, skipped
+
+
+def _report_skipped(skipped, total, csv_path):
+    if skipped is None or skipped.empty:
+        return
+    first = ", ".join(skipped["path"].head(3))
+    where = ""
+    if csv_path is not None:
+        with atomic_path(csv_path) as tmp:
+            skipped.to_csv(tmp, index=False)
+        where = f"; all listed in {csv_path}"
+    print(f"skipped {len(skipped)} of {total} images that could not be read: {first}{where}", file=sys.stderr)
+
+
+def _skipped_csv(out):
+    out = Path(out)
+    return out / "skipped.csv" if out.suffix == "" else out.with_name(out.stem + ".skipped.csv")
+
+
+def _need(module, extra):
+    if importlib.util.find_spec(module) is None:
+        raise ValueError(f"this needs the optional package {module!r}, which is not installed: pip install {extra}")
+
+
+def _override(model, args):
+    """Apply --device, --batch-size, --num-workers, --no-progress to hybridtl's estimators inside ``model``.
+
+    predict and evaluate see each image once, so an extractor's in-memory cache (``cache="auto"``)
+    would only hold features that are never asked for again: it is switched off, which keeps
+    memory flat in the number of images (a disk cache given at fit time stays).
+    """
+    from ..features import CNNFeatureExtractor
+    from ..finetune import FineTuneClassifier
+
+    given = {"device": args.device, "batch_size": args.batch_size, "num_workers": args.num_workers,
+             "progress": False if args.no_progress else None}
+    given = {k: v for k, v in given.items() if v is not None}
+    for step in _estimators(model):
+        if isinstance(step, CNNFeatureExtractor) and step.cache == "auto":
+            step.set_params(cache=None)
+        if isinstance(step, (CNNFeatureExtractor, FineTuneClassifier)) and given:
+            step.set_params(**given)
+            step.check_params()
+
+
+def _estimators(model):
+    """The steps of a Pipeline, or the model itself."""
+    return [step for _, step in getattr(model, "steps", [])] or [model]
+
+
+def _interrupted(estimator):
+    return any(getattr(step, "interrupted_", False) for step in _estimators(estimator))
+
+
+def cmd_backbones(args):
+    from ..backbones import list_backbones
+    from ..features import runtime_summary
+
+    table = list_backbones()
+    if not args.all:
+        table = table[(table["family"] == "embedded") | table["weights_available"]]
+    print(table.to_string(index=False))
+    print("\nAny 'timm:NAME' or 'torchvision:NAME' also works with weights=None or a local state-dict file.")
+    print(runtime_summary())
+
+
+def _dask_input(args):
+    """DATA for --dask: a Parquet/CSV manifest as it is (it may be huge, or name URLs), else what load_data reads."""
+    import pandas as pd
+
+    from ..images import load_data
+
+    if str(args.data).lower().endswith((".csv", ".parquet")) and not args.limit_per_class:
+        return args.data
+    data = load_data(args.data, args.limit_per_class, args.seed, labelled=False)
+    if not (isinstance(data.X, list) and all(isinstance(p, str) for p in data.X)):
+        raise ValueError(f"--dask reads image files; {args.data!r} is held in memory (use it without --dask)")
+    table = pd.DataFrame({"path": data.X})
+    if data.y is not None:
+        table["label"] = data.y
+    return table
+
+
+def _extract_dask(args, extractor):
+    from ..scaleout import connect, extract_features
+
+    if not is_url(args.out):
+        check_writable(args.out, folder=True)
+    images = _dask_input(args)
+    with connect(args.dask) as client:
+        frame = extract_features(images, extractor, client=client, out=args.out,
+                                 partition_size=args.partition_size, on_error="skip" if args.skip_bad else "raise",
+                                 progress=not args.no_progress)
+        rows = len(frame)
+        unread = int((frame["error"] != "").sum().compute()) if args.skip_bad else 0
+    note = f" ({unread} unreadable, see the error column)" if unread else ""
+    print(f"wrote {rows} x {extractor.n_features_out_} features in {frame.npartitions} Parquet files to "
+          f"{args.out}{note}")
+
+
+def cmd_extract(args):
+    out = Path(args.out)
+    if args.dask:
+        _need("distributed", "'hybridtl[dask]'")
+        _need("pyarrow", "'hybridtl[dask]'")
+    else:
+        check_writable(out, (".npz", ".parquet"))
+    if out.suffix.lower() == ".parquet":
+        _need("pyarrow", "pyarrow")
+    import numpy as np  # after the checks: a wrong option is refused before the heavy imports
+
+    from ..features import CNNFeatureExtractor, feature_table
+
+    weights = None if args.weights == "none" else args.weights
+    extractor = CNNFeatureExtractor(backbone=args.backbone, weights=weights, layer=args.layer, pooling=args.pooling,
+                                    image_size=args.image_size, batch_size=args.batch_size or "auto",
+                                    device=args.device or "auto", num_workers=args.num_workers or 0,
+                                    progress=not args.no_progress, runtime=args.runtime).fit()
+    if args.dask:
+        return _extract_dask(args, extractor)
+    data, _ = _load(args, labelled=False, skipped_csv=_skipped_csv(out))
+    features = extractor.transform(data.X)
+    ids = np.asarray([str(i) for i in data.ids])
+    labels = data.y if data.y is not None else np.full(len(ids), "")
+    if out.suffix.lower() == ".parquet":
+        table = feature_table(features, extractor.get_feature_names_out(), paths=ids, labels=labels)
+        with atomic_path(out) as tmp:
+            table.to_parquet(tmp, index=False)
+    else:
+        with atomic_path(out) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, paths=ids, labels=labels, features=features,
+                         feature_names=extractor.get_feature_names_out().astype(str))
+    print(f"wrote {features.shape[0]} x {features.shape[1]} features to {out}")
+
+
+def cmd_fit(args):
+    check_writable(args.out)
+    from sklearn.model_selection import GridSearchCV
+
+    from ..finetune import is_main_process
+    from ..recipes import load_recipe
+    from ..serialization import save
+
+    recipe = load_recipe(args.recipe)
+    estimator = recipe.build(**_settings(args))
+    data, _ = _load(args, skipped_csv=_skipped_csv(args.out), to_train=True)
+    if args.grid:
+        search = GridSearchCV(estimator, recipe.grid, cv=args.cv).fit(data.X, data.y)
+        estimator = search.best_estimator_
+        print(f"best parameters {search.best_params_} (cv accuracy {search.best_score_:.4f})")
+    else:
+        estimator.fit(data.X, data.y)
+    if _interrupted(estimator):
+        raise Interrupted
+    if not is_main_process():  # under torchrun every rank holds the same model: rank 0 writes it
+        return
+    save(estimator, args.out)
+    print(f"fitted {recipe.name} on {len(data.y)} images; saved {args.out}")
+
+
+# predict streams its input in chunks of this many images, so its memory stays flat in their number
+PREDICT_CHUNK = 2048
+
+
+def _proba_table(model, data):
+    """One row per image: path, predicted, proba_<class>..., and error (empty: it was read)."""
+    from ..evaluation import prediction_table
+
+    return prediction_table([str(i) for i in data.ids], model.predict_proba(data.X), model.classes_)
+
+
+def _predict_dask(args, model):
+    from ..scaleout import connect, predict_partitions
+
+    images = _dask_input(args)
+    with connect(args.dask) as client:
+        frame = predict_partitions(model, images, client=client, out=args.out, partition_size=args.partition_size,
+                                   on_error="skip" if args.skip_bad else "raise", progress=not args.no_progress)
+        rows = len(frame)
+        unread = int((frame["error"] != "").sum().compute())
+    note = f" ({unread} unreadable, see the error column)" if unread else ""
+    print(f"wrote {rows} predictions in {frame.npartitions} Parquet files to {args.out}{note}")
+
+
+def cmd_predict(args):
+    if args.dask:
+        _need("distributed", "'hybridtl[dask]'")
+        _need("pyarrow", "'hybridtl[dask]'")
+        if not is_url(args.out):
+            check_writable(args.out, folder=True)
+    else:
+        check_writable(args.out, (".csv",))
+    from tqdm.auto import tqdm
+
+    from ..images import subset
+    from ..serialization import load_model
+
+    model = load_model(args.model, args.trust_pickle)
+    _override(model, args)
+    if args.dask:
+        return _predict_dask(args, model)
+    data, skipped = _load(args, labelled=False)
+    n = len(data.ids)
+    starts = range(0, n, PREDICT_CHUNK)
+    with atomic_path(args.out) as tmp:
+        for start in tqdm(starts, disable=args.no_progress or len(starts) == 1, unit="chunk", desc="predict"):
+            part = subset(data, range(start, min(n, start + PREDICT_CHUNK)))
+            columns = _proba_table(model, part)
+            columns.to_csv(tmp, mode="a", header=start == 0, index=False)
+        if skipped is not None and len(skipped):  # one row per unreadable image, with its error
+            skipped.reindex(columns=columns.columns).to_csv(tmp, mode="a", header=False, index=False)
+    unread = f" ({len(skipped)} unreadable, see the error column)" if skipped is not None and len(skipped) else ""
+    print(f"wrote {n + (0 if skipped is None else len(skipped))} predictions to {args.out}{unread}")
+
+
+def cmd_evaluate(args):
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        check_writable(out, folder=True)
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+
+    from ..serialization import load_model
+
+    model = load_model(args.model, args.trust_pickle)
+    _override(model, args)
+    data, _ = _load(args, skipped_csv=None if out is None else out / "skipped.csv")
+    y, predicted, proba, classes = _predicted_and_true(model, data)
+    labels = np.unique(np.r_[classes, y])
+    metrics = pd.DataFrame({"metric": ["accuracy", "macro_f1", "n_images"],
+                            "value": [accuracy_score(y, predicted),
+                                      f1_score(y, predicted, average="macro"), len(y)]})
+    print(f"accuracy  {metrics.value[0]:.4f}")
+    print(f"macro-F1  {metrics.value[1]:.4f}\n")
+    print(classification_report(y, predicted, zero_division=0))
+    matrix = pd.DataFrame(confusion_matrix(y, predicted, labels=labels), index=labels, columns=labels)
+    print("confusion matrix (rows: true, columns: predicted)")
+    print(matrix.to_string())
+    if out is not None:
+        from ..evaluation import plot_confusion_matrix
+
+        report = pd.DataFrame(classification_report(y, predicted, zero_division=0, output_dict=True)).T
+        for name, frame in (("metrics.csv", metrics), ("classification_report.csv", report),
+                            ("confusion_matrix.csv", matrix)):
+            with atomic_path(out / name) as tmp:
+                frame.to_csv(tmp, index=name != "metrics.csv")
+        plot_confusion_matrix(y, predicted, labels, out / "confusion_matrix.png", title=Path(args.model).name)
+        saved = _save_interpretation(data.X, y, proba, classes, out)
+        print(f"\nsaved metrics.csv, classification_report.csv, confusion_matrix.csv and .png{saved} in {out}")
+
+
+def _predicted_and_true(model, data):
+    """True labels, predicted labels, probabilities and classes, labels of one type (text if need be)."""
+    import warnings
+
+    import numpy as np
+
+    from ..evaluation import align_labels, labels_and_proba
+
+    y, as_text = align_labels(data.y, model.classes_)  # '3' from a folder name and 3 from a CSV are one class
+    classes = np.asarray(model.classes_).astype(str) if as_text else np.asarray(model.classes_)
+    unseen = sorted(set(np.unique(y).tolist()) - set(classes.tolist()), key=str)
+    if unseen:
+        warnings.warn(f"the data has classes the model never saw, always counted wrong: {unseen}", stacklevel=3)
+    predicted, proba = labels_and_proba(model, data.X)
+    return y, (np.asarray(predicted).astype(str) if as_text else predicted), proba, classes
+
+
+def _save_interpretation(X, y, proba, classes, out):
+    """Top losses, most confused pairs and a results grid of the images ``X`` into ``out``."""
+    from ..evaluation import ClassificationInterpretation
+
+    interp = ClassificationInterpretation(X, y, proba, classes)
+    for name, frame in (("top_losses.csv", interp.top_losses(100)), ("most_confused.csv", interp.most_confused())):
+        with atomic_path(out / name) as tmp:
+            frame.to_csv(tmp, index=False)
+    interp.plot_top_losses(out / "top_losses.png")
+    interp.plot_results(out / "results.png")
+    return ", top_losses.csv and .png, most_confused.csv, results.png"
+
+
+def cmd_bench(args):
+    check_writable(args.out, folder=True)
+    import numpy as np
+
+    from ..evaluation import run_benchmark, run_seeds
+    from ..recipes import load_recipe
+
+    for name in args.recipes:
+        load_recipe(name)  # an unknown recipe fails before any work
+    data, _ = _load(args, skipped_csv=Path(args.out) / "skipped.csv", to_train=True)
+    if args.seeds > 1:
+        seeds = list(range(args.seed, args.seed + args.seeds))
+        results = run_seeds(data, args.recipes, args.out, seeds, settings=_settings(args), grid=args.grid,
+                            progress=not args.no_progress)
+        print(f"{data.name}: {len(data.y)} images, {len(np.unique(data.y))} classes, split 60/20/20 "
+              f"for each of the seeds {seeds}; mean and standard deviation over them")
+        print(results.round(4).to_markdown(index=False))
+        print(f"\nwrote {args.out}/results.csv, results.md, results_by_seed.csv and one full report per seed")
+        return
+    results = run_benchmark(data, args.recipes, args.out, settings=_settings(args), random_state=args.seed,
+                            grid=args.grid, progress=not args.no_progress)
+    print(f"{data.name}: {len(data.y)} images, {len(np.unique(data.y))} classes, split 60/20/20 (seed {args.seed})")
+    print(results.round(4).to_markdown(index=False))
+    print(f"\nwrote {args.out}/results.csv, results.md, summary.png and one confusion matrix per recipe")
+
+

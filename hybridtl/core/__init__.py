@@ -1,0 +1,63 @@
+"""The bottom layer: what every other part of hybridtl builds on, importing none of them and no torch.
+
+The documented part is the validation vocabulary: constraints as data, one
+checker (:func:`validate_params`), one error (:class:`InvalidParameterError`),
+one message shape, and every option list, defined once. The rest is shared
+with hybridtl's other packages: atomic file writes, class labels, fitted torch
+weights in pickles and safe files, a fitted object applied to a dask DataFrame
+partition by partition, and the one test for a URL.
+"""
+
+from ._options import (
+    AUGMENTS,
+    BN_POLICIES,
+    DEVICES,
+    GRID_MODES,
+    HEADS,
+    LR_SCHEDULES,
+    ON_ERROR,
+    OPTIMIZERS,
+    POOLINGS,
+    RUNTIMES,
+    STEP_EVERY,
+    STRATEGIES,
+)
+from ._validation import (
+    MIN_IMAGE_SIZE,
+    Boolean,
+    Callable,
+    DeviceName,
+    InstanceOf,
+    Interval,
+    InvalidParameterError,
+    Options,
+    check_param,
+    image_size_constraint,
+    validate_params,
+)
+
+# isort: split
+# Shared with hybridtl's other packages; not part of the documented API.
+from ._atomic import atomic_path as atomic_path
+from ._atomic import check_writable as check_writable
+from ._atomic import save_figure as save_figure
+from ._labels import align_labels as align_labels
+from ._labels import check_two_classes as check_two_classes
+from ._labels import encode_labels as encode_labels
+from ._labels import labels_from_proba as labels_from_proba
+from ._partitions import PART_NAME as PART_NAME
+from ._partitions import SETTINGS_NAME as SETTINGS_NAME
+from ._partitions import default_client as default_client
+from ._partitions import input_frame as input_frame
+from ._partitions import is_dask_collection as is_dask_collection
+from ._partitions import run_partitions as run_partitions
+from ._urls import is_url as is_url
+from ._weights_pickle import CPUWeightsPickle as CPUWeightsPickle
+from ._weights_pickle import weights_apart as weights_apart
+
+__all__ = [
+    "AUGMENTS", "BN_POLICIES", "DEVICES", "GRID_MODES", "HEADS", "LR_SCHEDULES", "MIN_IMAGE_SIZE", "ON_ERROR",
+    "OPTIMIZERS", "POOLINGS", "RUNTIMES", "STEP_EVERY", "STRATEGIES", "Boolean", "Callable", "DeviceName",
+    "InstanceOf", "Interval", "InvalidParameterError", "Options", "check_param", "image_size_constraint",
+    "validate_params",
+]

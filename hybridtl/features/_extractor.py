@@ -1,0 +1,334 @@
+"""A frozen CNN as a scikit-learn transformer: images in, bottleneck features out."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from ..backbones import frozen_trunk, load_backbone
+from ..core import (
+    ON_ERROR,
+    POOLINGS,
+    RUNTIMES,
+    Boolean,
+    CPUWeightsPickle,
+    DeviceName,
+    InstanceOf,
+    Interval,
+    Options,
+    image_size_constraint,
+    is_dask_collection,
+    validate_params,
+)
+from ..devices import autocast, halving_batches, resolve_device, use_amp
+from ..images import Preprocess, as_image_set, rows_for_readable
+from ._cache import CacheSetting, FeatureCache, image_key, resolve_cache
+from ._memo import check_size, file_stamp, frozen_model, placed, weights_digest
+from ._runtimes import compiled_runner, resolve_runtime
+
+__all__ = ["CNNFeatureExtractor"]
+
+
+def _feature_prefix(backbone, layer, pooling):
+    name = backbone.split(":")[-1]
+    parts = [name] + ([layer.replace(".", "_")] if layer else []) + [pooling]
+    return "_".join(parts)
+
+
+class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
+    """Bottleneck features of a frozen, pretrained CNN.
+
+    ``fit`` loads the backbone (nothing is learned from ``X``); ``transform``
+    returns float32 features ``(n_samples, n_features_out_)``, deterministic
+    (eval mode, no gradients), computed in batches on the GPU when there is one.
+
+    Parameters
+    ----------
+    backbone : str, default="efficientnet_lite0"
+        Registry name: see :func:`hybridtl.backbones.load_backbone`.
+    weights : {"imagenet", None} or path, default="imagenet"
+        Pretrained weights found offline, a local state-dict file, or random.
+    layer : str or None, default=None
+        ``None`` for the penultimate features, else a layer name to tap
+        (``config_.layers`` lists the usual ones).
+    pooling : {"avg", "max", "gem", "avgmax"}, default="avg"
+        Global pooling of the feature map; ``avgmax`` concatenates both.
+    image_size : int or None, default=None
+        Side of the square input; ``None`` uses the backbone's (224 for lite0).
+    batch_size : int or "auto", default="auto"
+        Images per forward pass; ``"auto"`` is 64 on CUDA and with a compiled
+        CPU runtime, 16 for eager PyTorch on the CPU (``benchmarks/throughput.py``).
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        ``"auto"`` uses CUDA when present, with AMP and channels_last there.
+    amp : {"auto", True, False}, default="auto"
+        float16 autocast; ``"auto"`` means on CUDA only.
+    num_workers : int, default=0
+        DataLoader workers that decode image files in parallel with the model.
+    progress : bool, default=False
+        Show a tqdm progress bar during ``transform``.
+    cache : "auto", None, str, Path or joblib.Memory, default="auto"
+        Per-image feature cache keyed by each image's content and every
+        setting that changes features, so that a ``GridSearchCV`` over the
+        head extracts each image once. ``"auto"`` keeps recent features in
+        this process's memory; a folder adds a disk cache shared between
+        processes and runs; ``None`` switches it off. See :class:`hybridtl.features.FeatureCache`.
+    on_error : {"raise", "skip"}, default="raise"
+        What an unreadable image file does: raise a ``ValueError`` naming it,
+        or give a row of NaN features and one ``SkippedImagesWarning`` naming
+        the skipped files (each file is then decoded once more to check it).
+    runtime : {"auto", "torch", "openvino", "onnxruntime"}, default="auto"
+        The engine that runs the frozen model on the CPU: ``"auto"`` is the
+        fastest one installed (OpenVINO, then ONNX Runtime, measured 2-2.5x
+        eager PyTorch here), PyTorch on CUDA. Features agree with PyTorch's
+        within 1e-4. See :func:`hybridtl.features.compiled_runner`.
+
+    Attributes
+    ----------
+    n_features_out_ : int
+    config_ : BackboneConfig
+        The preprocessing the weights expect.
+    weights_source_ : str
+        The file the weights came from, or ``"random"``.
+    model_ : torch.nn.Module
+        The frozen trunk plus pooling.
+
+    Notes
+    -----
+    Pickling (joblib) stores the fitted weights, on the CPU, inside the file:
+    a saved extractor loads and gives the same features on a machine that has
+    neither the weights file nor a GPU.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    >>> ext = CNNFeatureExtractor(image_size=32, device="cpu").fit(X)
+    >>> ext.transform(X).shape
+    (4, 1280)
+    >>> ext.get_feature_names_out()[:2].tolist()
+    ['efficientnet_lite0_avg_0', 'efficientnet_lite0_avg_1']
+    """
+
+    def __init__(
+        self,
+        backbone="efficientnet_lite0",
+        weights="imagenet",
+        layer=None,
+        pooling="avg",
+        image_size=None,
+        batch_size="auto",
+        device="auto",
+        amp="auto",
+        num_workers=0,
+        progress=False,
+        cache="auto",
+        on_error="raise",
+        runtime="auto",
+    ):
+        self.backbone = backbone
+        self.weights = weights
+        self.layer = layer
+        self.pooling = pooling
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.device = device
+        self.amp = amp
+        self.num_workers = num_workers
+        self.progress = progress
+        self.cache = cache
+        self.on_error = on_error
+        self.runtime = runtime
+
+    _parameter_constraints = {
+        "backbone": [InstanceOf(str, "a registry name such as 'efficientnet_lite0' or 'timm:resnet18'")],
+        "weights": [None, InstanceOf((str, os.PathLike), "'imagenet' or a weights file path")],
+        "layer": [None, InstanceOf(str, "a layer name")],
+        "pooling": [Options(POOLINGS)],
+        "image_size": image_size_constraint(),
+        "batch_size": [Options(("auto",)), Interval("integer", 1, None)],
+        "device": [DeviceName()],
+        "amp": [Options(("auto",)), Boolean()],
+        "num_workers": [Interval("integer", 0, None)],
+        "progress": [Boolean()],
+        "cache": [CacheSetting()],
+        "on_error": [Options(ON_ERROR)],
+        "runtime": [Options(RUNTIMES)],
+    }
+
+    def check_params(self):
+        """Check every parameter against :attr:`_parameter_constraints` (and that the device is there).
+
+        ``fit``, ``transform`` and the command line call it; it changes nothing.
+        """
+        validate_params(self.get_params(deep=False), self._parameter_constraints)
+        resolve_device(self.device)
+
+    def _build_model(self, weights):
+        """The frozen trunk + pooling; memoised per process (see :func:`hybridtl.features._memo.frozen_model`)."""
+        stamp = file_stamp(weights) if weights is not None else None
+        key = (self.backbone, weights, stamp, self.layer, self.pooling)
+        built = frozen_model(*key)
+        if self.image_size is not None:
+            check_size(*key, int(self.image_size))
+        return built
+
+    # -- sklearn API --------------------------------------------------------
+
+    def fit(self, X=None, y=None):
+        """Load the frozen backbone; ``X`` is only validated (nothing is learned).
+
+        Returns
+        -------
+        self
+        """
+        self.check_params()
+        if X is not None and not is_dask_collection(X):
+            as_image_set(X)
+        backbone, self.model_, self.n_features_out_ = self._build_model(self.weights)
+        self.config_ = backbone.config
+        self.weights_source_ = backbone.weights_source
+        self.preprocess_ = Preprocess.from_config(self.config_, self.image_size)
+        return self
+
+    def transform(self, X):
+        """Features of the images in ``X``.
+
+        Parameters
+        ----------
+        X : images
+            See :func:`hybridtl.images.as_image_set` for every accepted form.
+
+            A dask Series of paths, or a dask DataFrame with a ``path`` column,
+            gives the lazy dask result (see :func:`hybridtl.scaleout.extract_features`).
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (n_samples, n_features_out_)
+            For dask input, a dask DataFrame of the feature columns, partition by partition.
+        """
+        check_is_fitted(self, "model_")
+        self.check_params()
+        if is_dask_collection(X):
+            from ._dask import transform_dask
+
+            return transform_dask(self, X)
+        images = as_image_set(X, self.on_error)
+        return rows_for_readable(images, self.on_error, int(self.num_workers), self.n_features_out_, self._features,
+                                 np.float32)
+
+    def _features(self, images):
+        enabled, directory = resolve_cache(self.cache)
+        if not enabled:
+            return self._extract(images)
+        return self._extract_cached(images, FeatureCache(directory, self._cache_settings()))
+
+    def _cache_settings(self):
+        """Everything that changes the features, for the cache's key."""
+        import timm
+
+        from .. import __version__
+
+        device = resolve_device(self.device)
+        weights = self.weights_source_
+        if weights == "random":  # random weights differ between processes: key them by their values
+            weights = weights_digest(self.model_)
+        return {
+            "backbone": self.backbone,
+            "weights": [weights, file_stamp(weights)],
+            "layer": self.layer,
+            "pooling": self.pooling,
+            "preprocess": dataclasses.asdict(self.preprocess_),
+            "amp": use_amp(self.amp, device),
+            "device": device.type,
+            "runtime": resolve_runtime(self.runtime, device),
+            "versions": [__version__, torch.__version__, timm.__version__],
+        }
+
+    def _extract_cached(self, images, cache):
+        keys = [image_key(images.raw(i)) for i in range(len(images))]
+        out = np.empty((len(images), self.n_features_out_), dtype=np.float32)
+        missing = []
+        for i, key in enumerate(keys):
+            found = cache.get(key, self.n_features_out_)
+            if found is None:
+                missing.append(i)
+            else:
+                out[i] = found
+        if missing:
+            missing = np.asarray(missing)
+
+            def store(positions, features):
+                rows = missing[positions]
+                out[rows] = features
+                for row, vector in zip(rows, features):
+                    cache.put(keys[row], vector)
+
+            self._extract(images.subset(missing), on_batch=store)
+        return out
+
+    @torch.inference_mode()
+    def _extract(self, images, on_batch=None):
+        """Features of ``images`` in batches, halving the batch size on CUDA out-of-memory.
+
+        Without ``on_batch`` they are returned as one array; with it, each batch goes to
+        ``on_batch(positions, features)`` and nothing is returned (no second copy of them all).
+        """
+        device = resolve_device(self.device)
+        amp = use_amp(self.amp, device)
+        model = placed(self.model_, device)
+        runtime = resolve_runtime(self.runtime, device)
+        identity = None
+        if runtime != "torch":
+            identity = (self.backbone, self.layer, self.pooling, weights_digest(self.model_))
+        runner = compiled_runner(self.model_, runtime, self.preprocess_.size, identity)
+        out = None if on_batch is not None else np.empty((len(images), self.n_features_out_), dtype=np.float32)
+        workers = int(self.num_workers)
+
+        def forward(batch):
+            if runner is not None:
+                return runner(batch.numpy())
+            with autocast(amp, device):
+                return model(batch.contiguous(memory_format=torch.channels_last)).float().cpu().numpy()
+
+        def run(part, batch_size):
+            for batch in images.subset(part).batches(self.preprocess_, batch_size, device, workers):
+                yield forward(batch)
+
+        with tqdm(total=len(images), disable=not self.progress, unit="img", desc="features") as bar:
+            batch_size = self._batch_size(device, runner is not None)
+            for positions, features in halving_batches(run, len(images), batch_size, "transform"):
+                if out is None:
+                    on_batch(positions, features)
+                else:
+                    out[positions] = features
+                bar.update(len(features))
+        return out
+
+    def _batch_size(self, device, compiled=False):
+        """``"auto"``: 64 on CUDA and for a compiled CPU runtime (fewer calls; small images gain most),
+        16 for eager PyTorch on the CPU, where larger batches measured slower."""
+        if self.batch_size == "auto":
+            return 64 if device.type == "cuda" or compiled else 16
+        return int(self.batch_size)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names ``{backbone}[_{layer}]_{pooling}_{i}`` for each output column."""
+        check_is_fitted(self, "n_features_out_")
+        prefix = _feature_prefix(self.backbone, self.layer, self.pooling)
+        return np.asarray([f"{prefix}_{i}" for i in range(self.n_features_out_)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True  # images; 2-D tables are refused with a clear ValueError
+        tags.non_deterministic = False
+        return tags
+
+    def _empty_model(self):
+        """The same trunk and pooling with random weights, for unpickling."""
+        return frozen_trunk(load_backbone(self.backbone, None), self.layer, self.pooling)

@@ -1,0 +1,251 @@
+"""Inference runtimes for frozen models on the CPU: OpenVINO or ONNX Runtime, with PyTorch as the fallback.
+
+A frozen feature extractor only ever runs forward, and on a CPU an inference
+runtime runs the same graph 2-2.5x faster than eager PyTorch
+(``benchmarks/throughput.py``; the performance page of the docs). hybridtl does
+not write a runtime of its own: it hands the traced model to
+
+* OpenVINO (``openvino.convert_model`` of the PyTorch module, compiled for
+  the CPU in float32), the fastest measured here, or
+* ONNX Runtime (``torch.onnx.export`` to an in-memory ONNX graph);
+
+``runtime="auto"`` takes the first of these that is installed, in that
+measured order, on the CPU, and PyTorch on CUDA (AMP + channels_last).
+A compiled model is built once per process for each (model, runtime, input
+size) and kept beside the model; it is never pickled, so a saved extractor
+runs on a machine without the runtime (PyTorch then). Any failure to export
+or compile falls back to PyTorch with one warning naming the cause.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import importlib.metadata
+import importlib.util
+import io
+import sys
+import threading
+import warnings
+import weakref
+
+import numpy as np
+import torch
+
+from ..core import RUNTIMES, Options, check_param
+
+__all__ = ["RuntimeFallbackWarning", "compiled_runner", "installed_runtimes", "resolve_runtime", "runtime_summary"]
+# fastest first, as measured by benchmarks/throughput.py on a 2-core x86-64 CPU
+PREFERENCE = ("openvino", "onnxruntime")
+_MODULES = {"openvino": "openvino", "onnxruntime": "onnxruntime"}
+
+
+class RuntimeFallbackWarning(UserWarning):
+    """The asked-for runtime could not run this model; PyTorch runs it instead.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from hybridtl.features import CNNFeatureExtractor
+    >>> issubclass(RuntimeFallbackWarning, UserWarning)
+    True
+    """
+
+
+def installed_runtimes():
+    """The inference runtimes importable here, in order of preference.
+
+    Returns
+    -------
+    list of str
+        Names from ``("openvino", "onnxruntime")``, fastest first.
+
+    Examples
+    --------
+    >>> set(installed_runtimes()) <= set(PREFERENCE)
+    True
+    """
+    return [name for name in PREFERENCE if importlib.util.find_spec(_MODULES[name]) is not None]
+
+
+def resolve_runtime(runtime, device):
+    """The runtime that will run on ``device``: "torch", "openvino" or "onnxruntime".
+
+    ``"auto"`` picks the fastest installed runtime on the CPU and PyTorch
+    elsewhere; a named runtime that is not installed falls back to PyTorch
+    with a warning (a model saved on another machine must still run).
+    """
+    check_param("runtime", runtime, [Options(RUNTIMES)])
+    if device.type != "cpu" or runtime == "torch":
+        return "torch"
+    available = installed_runtimes()
+    if runtime == "auto":
+        return available[0] if available else "torch"
+    if runtime not in available:
+        warnings.warn(f"runtime={runtime!r} is not installed here (pip install {runtime}); running PyTorch",
+                      RuntimeFallbackWarning, stacklevel=3)
+        return "torch"
+    return runtime
+
+
+def runtime_summary():
+    """One line saying which runtime ``runtime="auto"`` uses on this machine's CPU.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> runtime_summary().startswith("CPU inference runtime (runtime='auto'): ")
+    True
+    """
+    available = installed_runtimes()
+    chosen = available[0] if available else "torch"
+    version = importlib.metadata.version(chosen if chosen != "torch" else "torch")
+    others = ", ".join(available[1:]) or "none"
+    return f"CPU inference runtime (runtime='auto'): {chosen} {version}; other runtimes installed: {others}"
+
+
+@contextlib.contextmanager
+def _without_converter_telemetry():
+    """Run ``openvino.convert_model`` with OpenVINO's own no-op telemetry stub.
+
+    Its telemetry forks a process to post usage data. hybridtl converts inside users' processes:
+    dask workers and clients full of threads, where a fork can hang for good (it did in this
+    project's tests), on machines that are often offline anyway. The stub is what OpenVINO itself
+    uses when ``openvino_telemetry`` is not installed; nothing else changes. Should OpenVINO's
+    modules move, conversion simply runs as OpenVINO ships it.
+    """
+    try:
+        _import_openvino()
+        from openvino.tools.ovc import convert_impl, telemetry_stub, telemetry_utils
+    except ImportError:
+        yield
+        return
+    patches = [(convert_impl, "tm", telemetry_stub), (telemetry_utils, "tm", telemetry_stub),
+               (convert_impl, "init_ovc_telemetry", lambda *args, **kwargs: telemetry_stub.Telemetry())]
+    patches = [(module, name, new) for module, name, new in patches if hasattr(module, name)]
+    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    with _CONVERT_LOCK:
+        try:
+            for module, name, new in patches:
+                setattr(module, name, new)
+            yield
+        finally:
+            for module, name, old in saved:
+                setattr(module, name, old)
+
+
+_CONVERT_LOCK = threading.Lock()
+
+
+def _import_openvino():
+    """``import openvino``, with its converter's telemetry stub when nothing has imported it yet.
+
+    ``import openvino`` imports the converter, which sends an event on import. While
+    ``sys.modules["openvino_telemetry"]`` is None, ``import openvino_telemetry`` fails, so the
+    converter takes the stub it ships for when that package is missing.
+    """
+    if "openvino" in sys.modules:
+        return sys.modules["openvino"]
+    saved = sys.modules.get("openvino_telemetry", _MISSING)
+    sys.modules["openvino_telemetry"] = None
+    try:
+        import openvino
+
+        return openvino
+    finally:
+        if saved is _MISSING:
+            del sys.modules["openvino_telemetry"]
+        else:
+            sys.modules["openvino_telemetry"] = saved
+
+
+_MISSING = object()
+
+
+def _openvino_runner(model, size):
+    ov = _import_openvino()
+
+    example = torch.zeros(1, 3, size, size)
+    with warnings.catch_warnings(), _without_converter_telemetry():
+        warnings.simplefilter("ignore")  # tracing warnings about the tap hooks' control flow
+        converted = ov.convert_model(model, example_input=example, input=[(-1, 3, size, size)])
+    # f32: on CPUs with bf16 units OpenVINO would otherwise compute in bf16 (features off by ~0.1)
+    # threads: as many as PyTorch uses here, so that OMP_NUM_THREADS (set per dask worker) bounds both
+    compiled = ov.Core().compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                          "INFERENCE_NUM_THREADS": torch.get_num_threads()})
+
+    def run(batch):
+        request = compiled.create_infer_request()  # one per call: requests are not shared between threads
+        request.infer({0: batch})
+        return np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
+
+    return run
+
+
+def _onnxruntime_runner(model, size):
+    import onnxruntime
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, torch.zeros(1, 3, size, size), buffer, dynamo=False, input_names=["images"],
+                          output_names=["features"], dynamic_axes={"images": {0: "n"}}, opset_version=17)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()  # bounded like PyTorch's (OMP_NUM_THREADS)
+    session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+
+    def run(batch):
+        return session.run(None, {"images": batch})[0].astype(np.float32, copy=False)
+
+    return run
+
+
+_BUILDERS = {"openvino": _openvino_runner, "onnxruntime": _onnxruntime_runner}
+# model -> {(runtime, size): runner or None}; dropped with the model, never pickled
+_RUNNERS = weakref.WeakKeyDictionary()
+# (identity, runtime, size) -> runner, for the last few models: a copy of the same frozen model that
+# arrives anew (a dask worker unpickles the extractor at every call) reuses its compiled runner
+_BY_IDENTITY = collections.OrderedDict()
+_IDENTITY_SLOTS = 4
+_LOCK = threading.Lock()
+
+
+def compiled_runner(model, runtime, size, identity=None):
+    """A function from a float32 array (n, 3, size, size) to features, or None to run PyTorch.
+
+    Built once per (model, runtime, size) in this process; a failure warns
+    once, naming the cause, and later calls run PyTorch without trying again.
+    ``identity``, when given, must name the model's graph and weights exactly
+    (e.g. backbone, tap layer, pooling and a hash of the weights): another
+    model object with the same identity then gets the same compiled runner.
+    """
+    if runtime == "torch":
+        return None
+    with _LOCK:
+        runners = _RUNNERS.setdefault(model, {})
+        if (runtime, size) not in runners:
+            shared = None if identity is None else (identity, runtime, size)
+            if shared is not None and shared in _BY_IDENTITY:
+                _BY_IDENTITY.move_to_end(shared)
+                runners[(runtime, size)] = _BY_IDENTITY[shared]
+            else:
+                runners[(runtime, size)] = _build(model, runtime, size)
+                if shared is not None:
+                    _BY_IDENTITY[shared] = runners[(runtime, size)]
+                    while len(_BY_IDENTITY) > _IDENTITY_SLOTS:
+                        _BY_IDENTITY.popitem(last=False)
+        return runners[(runtime, size)]
+
+
+def _build(model, runtime, size):
+    try:
+        with torch.inference_mode(False), torch.no_grad():
+            return _BUILDERS[runtime](model, size)
+    except Exception as exc:  # noqa: BLE001 - any export or compile failure means: run PyTorch
+        cause = (str(exc).splitlines() or [""])[0][:300]
+        warnings.warn(f"could not run this model in {runtime} ({type(exc).__name__}: {cause}); "
+                      "running PyTorch instead", RuntimeFallbackWarning, stacklevel=4)
+        return None

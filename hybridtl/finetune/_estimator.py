@@ -1,0 +1,617 @@
+"""End-to-end fine-tuning of a pretrained CNN as a scikit-learn classifier.
+
+The estimator holds the parameters, their validation and the scikit-learn API;
+the loop lives in :class:`~hybridtl.finetune.Trainer`, which it builds for each
+training run, and every behaviour of the loop is a callback.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from ..backbones import load_backbone, replace_classifier, trainable_blocks
+from ..callbacks import (
+    BatchNormPolicy,
+    CallbackList,
+    EarlyStopping,
+    LRSchedule,
+    LRScheduler,
+    PrintLog,
+    StopAfter,
+    TerminateOnNaN,
+    fresh_copies,
+)
+from ..core import (
+    AUGMENTS,
+    BN_POLICIES,
+    LR_SCHEDULES,
+    ON_ERROR,
+    OPTIMIZERS,
+    STRATEGIES,
+    Boolean,
+    CPUWeightsPickle,
+    DeviceName,
+    InstanceOf,
+    Interval,
+    InvalidParameterError,
+    Options,
+    encode_labels,
+    image_size_constraint,
+    labels_from_proba,
+    validate_params,
+)
+from ..devices import resolve_device, retry_halving, use_amp
+from ..images import Preprocess, as_image_set, readable_part, rows_for_readable, warn_skipped
+from ._distributed import DistributedTrainer, current_process_group, is_main_process
+from ._lr_finder import cycle, lr_range_test
+from ._optimizers import make_optimizer
+from ._plots import plot_history, plot_lr_find
+from ._steps import predict_proba, seed_from, seeded
+from ._strategies import make_strategy
+from ._trainer import Trainer, TrainingRun
+
+__all__ = ["FineTuneClassifier"]
+
+_POSITIVE = Interval("number", 0, None, closed="neither")
+
+
+class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
+    """Fine-tune a pretrained CNN on images, with the scikit-learn classifier API.
+
+    The backbone's classification layer is replaced by a new linear layer with
+    one output per class, and the network trains end to end by ``strategy``.
+
+    Parameters
+    ----------
+    backbone : str, default="efficientnet_lite0"
+        Registry name: see :func:`hybridtl.backbones.load_backbone`.
+    weights : {"imagenet", None} or path, default="imagenet"
+        Pretrained weights found offline, a local state-dict file, or random.
+    strategy : {"head", "full", "gradual", "two_stage", "scratch"}, default="full"
+        ``head``: backbone frozen, the new layer trains at ``lr``.
+        ``full``: every layer trains, the new layer at ``lr * head_lr_mult``.
+        ``gradual``: epoch 1 trains the new layer only, each later epoch
+        unfreezes one more block from the top down (new layer at
+        ``lr * head_lr_mult``).
+        ``two_stage``: ``head_epochs`` epochs with the backbone frozen, then
+        every layer at ``lr * finetune_lr_mult``, the schedule restarting.
+        ``scratch``: random initial weights, every layer at ``lr``.
+    lr : float, default=3e-4
+    head_lr_mult : float, default=10.0
+    layer_decay : float in (0, 1] or None, default=None
+        Discriminative learning rates (ULMFiT, fastai): the top block of the
+        backbone trains at the strategy's backbone rate, each block below at
+        ``layer_decay`` times the rate of the block above. ``None`` is 1.
+    optimizer : {"adam", "adamax", "adamw", "sgd"}, default="adam"
+        SGD uses momentum 0.9.
+    weight_decay : float, default=0.0
+    epochs : int, default=20
+    batch_size : int, default=32
+    patience : int, default=10
+        Early stopping: epochs without a lower validation loss before stopping;
+        the best weights are restored.
+    validation_fraction : float or None, default=0.2
+        Stratified share of the training data held out for early stopping;
+        ``None`` trains on everything and keeps the last weights.
+    refit_full : bool, default=False
+        After early stopping on the held-out part has chosen the epoch, train
+        again from the start on all of ``X`` with the same schedule, up to that
+        epoch (``refit_epochs_``). Costs a second training run; ``history_``
+        stays that of the run that chose the epoch.
+    lr_schedule : {"cosine", "step", "none"} or LRScheduler, default="cosine"
+        Per-epoch factor on the learning rates, restarting at each stage; or
+        any ``torch.optim.lr_scheduler`` wrapped in
+        :class:`~hybridtl.callbacks.LRScheduler`.
+    warmup_epochs : float, default=0
+        Linear warm-up of the learning rates, batch by batch, over the first
+        ``warmup_epochs`` epochs of each stage (built-in schedules only).
+    augment : {True, False, "flip", "light", "strong"}, default=True
+        Augmentation of training images: a horizontal flip after the evaluation
+        crop (``"flip"``), or after a random resized crop of 70-100 % (``"light"``)
+        or 35-100 % (``"strong"``) of the area. ``True`` is ``"flip"``: the only
+        strength whose ``full`` fine-tuning beat a plain PyTorch loop on all of
+        digits32, digits64 and photos64 (``benchmarks/finetune_defaults.py``, 3
+        seeds); random crops cut digits apart (``"strong"`` lost on digits64)
+        but help photos (0.960 vs 0.938), so pass ``"strong"`` for photos.
+    tta : bool, default=False
+        Test-time augmentation: ``predict_proba`` (and validation) average the
+        probabilities of each image and its mirror image; twice the cost.
+    image_size : int or None, default=None
+        Input side; ``None`` uses the backbone's.
+    class_weight : None, "balanced" or dict, default=None
+    label_smoothing : float, default=0.0
+    head_epochs : int, default=3
+    finetune_lr_mult : float, default=0.1
+    bn : {"frozen", "trainable", "train"}, default="frozen"
+        Which BatchNorm layers update their running statistics while training:
+        none (every one keeps its pretrained statistics, the Keras rule for
+        fine-tuning), those of the blocks that train, or all. ``strategy="scratch"``
+        has no pretrained statistics and always trains them. Measured in
+        ``benchmarks/finetune_bn.py`` (2 tasks, 3 seeds): ``"frozen"`` is as good
+        or better for every strategy at the default lr=3e-4, and lifts
+        two_stage and gradual most; with every layer training at lr=1e-3
+        (``strategy="full"``) it can fail to train, so keep lr near 3e-4 there.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    amp : {"auto", True, False}, default="auto"
+    num_workers : int, default=0
+    random_state : int, RandomState or None, default=None
+        Same value, same history on the CPU.
+    progress : bool, default=True
+    verbose : int, default=0
+        ``1`` prints one line per epoch (:class:`~hybridtl.callbacks.PrintLog`).
+    callbacks : list of Callback or None, default=None
+        Extra :class:`~hybridtl.callbacks.Callback` instances (e.g.
+        :class:`~hybridtl.callbacks.Checkpoint`), run after the built-in ones
+        on fresh copies at every ``fit``.
+    warm_start : bool, default=False
+        When already fitted, ``fit`` continues from the fitted weights (same
+        classes required) and appends to ``history_``, instead of starting
+        again from the pretrained ones.
+    on_error : {"raise", "skip"}, default="raise"
+        What an unreadable image file does: raise a ``ValueError`` naming it,
+        or be left out of training (``fit``) / get NaN probabilities and the
+        prediction ``None`` (``predict_proba`` / ``predict``), with one
+        ``SkippedImagesWarning`` naming the files.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    model_ : torch.nn.Module
+    config_ : BackboneConfig
+    history_ : pandas.DataFrame
+        One row per epoch: epoch, train_loss, train_acc, val_loss, val_acc, lr
+        (the new layer's), backbone_lr, n_trainable_params, seconds.
+    best_epoch_ : int or None
+        Epoch (1-based) whose weights were kept, when validating.
+    refit_epochs_ : int or None
+        Epochs of the ``refit_full`` run on all the data, else None.
+    interrupted_ : bool
+        Whether Ctrl-C ended training early.
+
+    Notes
+    -----
+    Pickling (joblib) stores the weights on the CPU inside the file: a model
+    trained on a GPU loads and predicts the same on a CPU-only machine.
+
+    Examples
+    --------
+    >>> from hybridtl.images import load_digits_images
+    >>> X, y = load_digits_images()
+    >>> clf = FineTuneClassifier(strategy="head", epochs=1, image_size=32, device="cpu",
+    ...                          progress=False, random_state=0).fit(X[:60], y[:60])
+    >>> clf.predict(X[:3]).shape, clf.history_.shape[0]
+    ((3,), 1)
+    """
+
+    def __init__(
+        self,
+        backbone="efficientnet_lite0",
+        weights="imagenet",
+        strategy="full",
+        lr=3e-4,
+        head_lr_mult=10.0,
+        layer_decay=None,
+        optimizer="adam",
+        weight_decay=0.0,
+        epochs=20,
+        batch_size=32,
+        patience=10,
+        validation_fraction=0.2,
+        refit_full=False,
+        lr_schedule="cosine",
+        warmup_epochs=0,
+        augment=True,
+        tta=False,
+        image_size=None,
+        class_weight=None,
+        label_smoothing=0.0,
+        head_epochs=3,
+        finetune_lr_mult=0.1,
+        bn="frozen",
+        device="auto",
+        amp="auto",
+        num_workers=0,
+        random_state=None,
+        progress=True,
+        verbose=0,
+        callbacks=None,
+        warm_start=False,
+        on_error="raise",
+    ):
+        self.backbone = backbone
+        self.weights = weights
+        self.strategy = strategy
+        self.lr = lr
+        self.head_lr_mult = head_lr_mult
+        self.layer_decay = layer_decay
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.refit_full = refit_full
+        self.lr_schedule = lr_schedule
+        self.warmup_epochs = warmup_epochs
+        self.augment = augment
+        self.tta = tta
+        self.image_size = image_size
+        self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
+        self.head_epochs = head_epochs
+        self.finetune_lr_mult = finetune_lr_mult
+        self.bn = bn
+        self.device = device
+        self.amp = amp
+        self.num_workers = num_workers
+        self.random_state = random_state
+        self.progress = progress
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.on_error = on_error
+
+    _parameter_constraints = {
+        "backbone": [InstanceOf(str, "a registry name such as 'efficientnet_lite0' or 'timm:resnet18'")],
+        "weights": [None, InstanceOf((str, os.PathLike), "'imagenet' or a weights file path")],
+        "strategy": [Options(STRATEGIES)],
+        "lr": [_POSITIVE],
+        "head_lr_mult": [_POSITIVE],
+        "layer_decay": [None, Interval("number", 0, 1, closed="right")],
+        "optimizer": [Options(OPTIMIZERS)],
+        "weight_decay": [Interval("number", 0, None)],
+        "epochs": [Interval("integer", 1, None)],
+        "batch_size": [Interval("integer", 1, None)],
+        "patience": [Interval("integer", 1, None)],
+        "validation_fraction": [None, Interval("number", 0, 1, closed="neither")],
+        "refit_full": [Boolean()],
+        "lr_schedule": [Options(LR_SCHEDULES), InstanceOf(LRScheduler, "an LRScheduler")],
+        "warmup_epochs": [Interval("number", 0, None)],
+        "augment": [Boolean(), Options(AUGMENTS)],
+        "tta": [Boolean()],
+        "image_size": image_size_constraint(),
+        "class_weight": [None, Options(("balanced",)), InstanceOf(dict, "a dict of label -> weight")],
+        "label_smoothing": [Interval("number", 0, 1, closed="left")],
+        "head_epochs": [Interval("integer", 0, None)],
+        "finetune_lr_mult": [_POSITIVE],
+        "bn": [Options(BN_POLICIES)],
+        "device": [DeviceName()],
+        "amp": [Options(("auto",)), Boolean()],
+        "num_workers": [Interval("integer", 0, None)],
+        "random_state": [None, Interval("integer", 0, None), InstanceOf(np.random.RandomState, "a RandomState")],
+        "progress": [Boolean()],
+        "verbose": [Interval("integer", 0, None)],
+        "callbacks": [None, CallbackList()],
+        "warm_start": [Boolean()],
+        "on_error": [Options(ON_ERROR)],
+    }
+
+    # -- validation ---------------------------------------------------------
+
+    def check_params(self):
+        """Check every parameter against :attr:`_parameter_constraints`, and the pairs that must agree.
+
+        ``fit``, ``predict_proba`` and the command line call it; it changes nothing.
+        """
+        validate_params(self.get_params(deep=False), self._parameter_constraints)
+        if isinstance(self.lr_schedule, LRScheduler) and self.warmup_epochs:
+            raise InvalidParameterError(
+                '"warmup_epochs" works with the built-in lr_schedule names; put the warm-up into the LRScheduler '
+                "(e.g. torch.optim.lr_scheduler.SequentialLR with LinearLR)")
+        resolve_device(self.device)
+
+    def _inputs(self, X, y):
+        """Validated (classes, targets, images, seed, device) for ``fit`` and ``lr_find``."""
+        self.check_params()
+        classes, targets = encode_labels(y, type(self).__name__)
+        images = as_image_set(X, self.on_error)
+        if len(targets) != len(images):
+            raise ValueError(f"X has {len(images)} images but y has {len(targets)} labels; they must match")
+        good, bad = readable_part(images, self.on_error, int(self.num_workers))
+        if bad:
+            warn_skipped(bad, len(images), "training images")
+            images, targets = images.subset(good), targets[good]
+            classes, targets = encode_labels(classes[targets], type(self).__name__)
+        return classes, targets, images, seed_from(self.random_state), resolve_device(self.device)
+
+    def _split(self, targets, seed):
+        index = np.arange(len(targets))
+        if self.validation_fraction is None:
+            return index, index[:0]
+        try:
+            return train_test_split(index, test_size=self.validation_fraction, stratify=targets, random_state=seed)
+        except ValueError as exc:
+            raise ValueError(
+                f"cannot hold out a stratified validation_fraction={self.validation_fraction} ({exc}); "
+                "give every class more images, raise validation_fraction, or pass validation_fraction=None"
+            ) from None
+
+    # -- building -----------------------------------------------------------
+
+    def _build(self, n_classes, weights):
+        backbone = load_backbone(self.backbone, weights)
+        head = replace_classifier(backbone, n_classes)
+        return backbone, head
+
+    def _loss(self, targets, classes):
+        """Cross-entropy with ``class_weight`` (None, "balanced" or a dict keyed by the original labels)."""
+        if isinstance(self.class_weight, dict):
+            unknown = set(self.class_weight) - set(classes.tolist())
+            if unknown:
+                raise ValueError(f"class_weight names labels {sorted(map(str, unknown))} that are not in y")
+            values = [float(self.class_weight.get(label, 1.0)) for label in classes.tolist()]
+        elif self.class_weight == "balanced":
+            values = compute_class_weight("balanced", classes=np.arange(len(classes)), y=targets)
+        else:
+            values = None
+        weight = None if values is None else torch.as_tensor(values, dtype=torch.float32)
+        return nn.CrossEntropyLoss(weight=weight, label_smoothing=self.label_smoothing)
+
+    def _new_run(self, classes, targets, seed, device, start=None):
+        """A freshly built network, optimizer, loss and RNG for one training run (fit or lr_find).
+
+        ``start``: a state dict to begin from (``warm_start``) instead of the pretrained weights.
+        """
+        weights = None if self.strategy == "scratch" or start is not None else self.weights
+        backbone, head = self._build(len(classes), weights)
+        if start is not None:
+            try:
+                backbone.module.load_state_dict(start)
+            except RuntimeError:
+                raise ValueError(f"warm_start=True: the fitted weights do not fit backbone={self.backbone!r}; "
+                                 "pass warm_start=False to start again") from None
+        backbone.module.to(device, memory_format=torch.channels_last)
+        amp = use_amp(self.amp, device)
+        return TrainingRun(
+            backbone=backbone,
+            head=head,
+            preprocess=Preprocess.from_config(backbone.config, self.image_size),
+            optimizer=make_optimizer(self.optimizer, trainable_blocks(backbone), head, self.weight_decay,
+                                     self.layer_decay),
+            loss_fn=self._loss(targets, classes).to(device),
+            amp=amp,
+            scaler=torch.amp.GradScaler(device.type, enabled=amp),
+            generator=torch.Generator().manual_seed(seed),
+        )
+
+    def _strategy(self, lr):
+        return make_strategy(self.strategy, lr, int(self.epochs), self.head_lr_mult, int(self.head_epochs),
+                             self.finetune_lr_mult)
+
+    def _bn_policy(self):
+        """``bn``, except for training from scratch, where there are no pretrained statistics to keep."""
+        return BatchNormPolicy("train" if self.strategy == "scratch" else self.bn)
+
+    def _augmentation(self):
+        """``augment`` as a strength for the image sets, or None."""
+        if self.augment is True:
+            return "flip"
+        return self.augment or None
+
+    def _callbacks(self):
+        """Strategy, schedule, BatchNorm freezing, early stopping, then the user's, in the order they must run."""
+        if isinstance(self.lr_schedule, LRScheduler):
+            schedule = fresh_copies([self.lr_schedule])[0]
+        else:
+            schedule = LRSchedule(self.lr_schedule, self.warmup_epochs)
+        built_in = [self._strategy(self.lr), schedule, self._bn_policy(), EarlyStopping(int(self.patience)),
+                    TerminateOnNaN()]
+        return built_in + fresh_copies(self.callbacks) + ([PrintLog()] if self.verbose else [])
+
+    def _trainer(self, run, device, group, seed, extra=()):
+        """The trainer of one run: this process alone, or this rank of a process group."""
+        options = {"augment": self._augmentation(), "num_workers": int(self.num_workers), "tta": bool(self.tta),
+                   "progress": self.progress and is_main_process()}
+        callbacks = self._callbacks() + list(extra)
+        if group is None:
+            return Trainer(run, callbacks, device, int(self.batch_size), **options)
+        return DistributedTrainer(run, callbacks, device, int(self.batch_size), group, seed, **options)
+
+    # -- sklearn API --------------------------------------------------------
+
+    def fit(self, X, y, validation_data=None):
+        """Fine-tune on images ``X`` with labels ``y``.
+
+        Parameters
+        ----------
+        X : images
+            See :func:`hybridtl.images.as_image_set` for every accepted form.
+        y : array-like of shape (n_samples,)
+        validation_data : tuple (X_val, y_val), optional
+            A fixed validation set for early stopping, used instead of holding
+            out ``validation_fraction`` of ``X``.
+
+        Returns
+        -------
+        self
+        """
+        classes, targets, images, seed, device = self._inputs(X, y)
+        start, earlier = self._warm_state(classes)
+        if self.refit_full and validation_data is not None:
+            raise ValueError("refit_full=True refits on the part held out by validation_fraction; with "
+                             "validation_data, X is already all the training data: pass refit_full=False")
+        group = current_process_group(device)  # a torch.distributed process group (torchrun), or None
+        if group is not None:
+            seed = group.broadcast_int(seed)  # one split, one initial head on every rank
+        self.classes_ = classes
+        if validation_data is not None:
+            train_set, train_targets = images, targets
+            val_set, val_targets = self._validation_set(validation_data)
+        else:
+            train_idx, val_idx = self._split(targets, seed)
+            train_set, train_targets = images.subset(train_idx), targets[train_idx]
+            val_set, val_targets = images.subset(val_idx), targets[val_idx]
+        with seeded(seed, device):
+            run = self._new_run(classes, train_targets, seed, device, start)
+            state = self._train(run, train_set, train_targets, val_set, val_targets, device, group, seed)
+        self.history_ = _continued(earlier, pd.DataFrame(state.history))
+        self.best_epoch_ = None if state.best_epoch is None else state.best_epoch + 1
+        self.interrupted_ = state.interrupted
+        self.refit_epochs_ = None
+        if self.refit_full and len(val_targets) and not state.interrupted:
+            self._refit(classes, targets, images, seed, device, group, start, state)
+        return self
+
+    def _train(self, run, train_set, train_targets, val_set, val_targets, device, group, seed, extra=()):
+        """Train ``run``: the fitted attributes point at its network from the start, so Ctrl-C leaves them usable."""
+        self.config_ = run.backbone.config
+        self.preprocess_ = run.preprocess
+        self.model_ = run.backbone.module
+        trainer = self._trainer(run, device, group, seed, extra)
+        return trainer.fit(train_set, train_targets, val_set, val_targets, int(self.epochs))
+
+    def _refit(self, classes, targets, images, seed, device, group, start, chosen):
+        """Train again on all the data with the same schedule, stopping at the epoch early stopping chose."""
+        epochs = chosen.best_epoch + 1 if chosen.best_epoch is not None else len(chosen.history)
+        with seeded(seed, device):
+            run = self._new_run(classes, targets, seed, device, start)
+            none = np.arange(0)
+            state = self._train(run, images, targets, images.subset(none), targets[none], device, group, seed,
+                                extra=[StopAfter(epochs)])
+        self.refit_epochs_ = len(state.history)
+        self.interrupted_ = state.interrupted
+
+    def _warm_state(self, classes):
+        """(weights to start from, earlier history) for ``warm_start``; (None, None) otherwise."""
+        if not self.warm_start or not hasattr(self, "model_"):
+            return None, None
+        if len(classes) != len(self.classes_) or np.any(classes != self.classes_):
+            raise ValueError(f"warm_start=True continues a model fitted on classes {list(self.classes_)}, but y has "
+                             f"{list(classes)}; pass warm_start=False to start again")
+        return {k: v.detach().cpu().clone() for k, v in self.model_.state_dict().items()}, self.history_
+
+    def _validation_set(self, validation_data):
+        try:
+            X_val, y_val = validation_data
+        except (TypeError, ValueError):
+            raise TypeError("validation_data must be a pair (X_val, y_val)") from None
+        images = as_image_set(X_val)
+        y_val = np.asarray(y_val)
+        if len(y_val) != len(images):
+            raise ValueError(f"validation_data has {len(images)} images but {len(y_val)} labels; they must match")
+        unknown = set(np.unique(y_val)) - set(self.classes_)
+        if unknown:
+            raise ValueError(f"validation labels {sorted(unknown)} are not among the training classes "
+                             f"{list(self.classes_)}")
+        return images, np.searchsorted(self.classes_, y_val)
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : images
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self, "model_")
+        self.check_params()
+        images = as_image_set(X, self.on_error)
+        device = resolve_device(self.device)
+        model = self.model_.to(device, memory_format=torch.channels_last)
+
+        def probabilities(readable):
+            def predict_at(size):
+                batches = readable.batches(self.preprocess_, size, device, int(self.num_workers))
+                return predict_proba(model, batches, device, use_amp(self.amp, device), bool(self.tta))
+
+            return retry_halving(predict_at, int(self.batch_size), "predict").double().numpy()
+
+        return rows_for_readable(images, self.on_error, int(self.num_workers), len(self.classes_), probabilities,
+                                 np.float64)
+
+    def predict(self, X):
+        """Predicted class labels; ``None`` for images skipped with ``on_error="skip"``.
+
+        Parameters
+        ----------
+        X : images
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples,)
+        """
+        return labels_from_proba(self.predict_proba(X), self.classes_)
+
+    def plot_history(self, path):
+        """Save the loss and accuracy curves per epoch as a PNG at ``path``.
+
+        Parameters
+        ----------
+        path : str or Path
+
+        Returns
+        -------
+        path
+        """
+        check_is_fitted(self, "history_")
+        return plot_history(self.history_, path, title=f"{self.backbone} / {self.strategy}")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True  # images; 2-D tables are refused with a clear ValueError
+        return tags
+
+    # -- learning-rate range test --------------------------------------------
+
+    def lr_find(self, X, y, start_lr=1e-7, end_lr=1.0, num_iter=100, smoothing=0.98, plot=None):
+        """The learning-rate range test (as fastai's ``lr_find``).
+
+        Trains for up to ``num_iter`` batches with the learning rate growing
+        exponentially from ``start_lr`` to ``end_lr`` (the strategy's first
+        epoch decides which layers train and the new layer's multiplier),
+        recording an exponentially smoothed loss, and stops once the loss
+        diverges. The estimator is left as it was: nothing fitted is changed.
+
+        Parameters
+        ----------
+        X : images
+        y : array-like of shape (n_samples,)
+        start_lr, end_lr : float
+        num_iter : int
+        smoothing : float
+        plot : str or Path, optional
+            Where to save the curve as a PNG.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Columns ``lr`` and ``loss`` (smoothed).
+        suggested_lr : float
+            Where the smoothed loss falls fastest.
+        """
+        classes, targets, images, seed, device = self._inputs(X, y)
+        with seeded(seed, device):
+            run = self._new_run(classes, targets, seed, device)
+            batches = cycle(lambda: images.train_batches(run.preprocess, targets, int(self.batch_size), device,
+                                                         run.generator, self._augmentation(), int(self.num_workers)))
+            # with lr=1 the strategy's base rates are the per-group multipliers
+            setup = [self._strategy(1.0), self._bn_policy()]
+            frame, suggested = lr_range_test(run, setup, batches, device, start_lr, end_lr, num_iter, smoothing)
+        if plot is not None:
+            plot_lr_find(frame, suggested, plot)
+        return frame, suggested
+
+    def _empty_model(self):
+        """The same network and new layer with random weights, for unpickling."""
+        backbone, _ = self._build(len(self.classes_), None)
+        return backbone.module
+
+
+def _continued(earlier, history):
+    """``history`` after an ``earlier`` one (``warm_start``), its epochs numbered on."""
+    if earlier is None or not len(earlier):
+        return history
+    history = history.assign(epoch=history["epoch"] + int(earlier["epoch"].iloc[-1]))
+    return pd.concat([earlier, history], ignore_index=True)

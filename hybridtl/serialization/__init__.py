@@ -1,0 +1,13 @@
+"""Saving models: a file format that loads without running code (:func:`save`, :func:`load`), and the
+model loading the command line uses (:func:`load_model`). Pickling (joblib) works too, through
+:class:`hybridtl.core.CPUWeightsPickle`."""
+
+from ._format import FORMAT, TRUSTED, DamagedModelFileError, is_hybridtl_file, load, save
+from ._model_file import load_model
+
+# isort: split
+# Shared with hybridtl's other packages; not part of the documented API.
+from ._format import TRUSTED_PREFIXES as TRUSTED_PREFIXES
+from ._format import starts_like_hybridtl_file as starts_like_hybridtl_file
+
+__all__ = ["FORMAT", "TRUSTED", "DamagedModelFileError", "is_hybridtl_file", "load", "load_model", "save"]

@@ -1,0 +1,106 @@
+"""The package's shape: no import cycles (lazy imports included), no reaching into another module's private
+names, one way to declare and check parameters, one XGBoost parameter set, a command line that refuses bad
+arguments before it imports torch."""
+
+import ast
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "hybridtl"
+
+
+def test_the_import_graph_has_no_cycle():
+    graph = grimp.build_graph("hybridtl", include_external_packages=False)  # imports inside functions too
+    edges = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
+    done, path = set(), []
+
+    def visit(module):
+        if module in path:
+            cycle = path[path.index(module):] + [module]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if module in done:
+            return
+        path.append(module)
+        for imported in sorted(edges[module]):
+            visit(imported)
+        path.pop()
+        done.add(module)
+
+    for module in sorted(edges):
+        visit(module)
+    assert len(edges) > 50
+
+
+def _module_name(path):
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _private(name):
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _imports(path):
+    """(line, module imported from, names) of every ``from ... import ...`` in a file, relative ones resolved."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            base = base[: len(base) - node.level + 1] if node.level else []
+            source = ".".join(base + ([node.module] if node.module else []))
+            yield node.lineno, source, [alias.name for alias in node.names]
+
+
+def test_no_module_takes_another_modules_private_names():
+    offences = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        importer = _module_name(path)
+        own_package = importer if path.name == "__init__.py" else importer.rpartition(".")[0]
+        for line, source, names in _imports(path):
+            if not source.startswith("hybridtl"):
+                continue
+            where = f"{path.relative_to(PACKAGE.parent)}:{line}"
+            offences += [f"{where} takes {source}.{n}" for n in names if _private(n)]
+            private_parts = [p for p in source.split(".") if _private(p)]
+            if private_parts and source.rpartition(".")[0] != own_package:
+                offences.append(f"{where} imports {source}, a private module of another package")
+    assert not offences, "\n".join(offences)
+
+
+def _estimators():
+    from hybridtl.features import CNNFeatureExtractor, PixelFeatures
+    from hybridtl.finetune import FineTuneClassifier
+    from hybridtl.heads import DaskLabelXGBClassifier
+
+    return [CNNFeatureExtractor, FineTuneClassifier, PixelFeatures, DaskLabelXGBClassifier]
+
+
+@pytest.mark.parametrize("estimator", _estimators(), ids=lambda e: e.__name__)
+def test_every_parameter_has_its_constraints_declared(estimator):
+    parameters = set(inspect.signature(estimator.__init__).parameters) - {"self"}
+    assert set(estimator._parameter_constraints) == parameters
+
+
+def test_the_in_memory_and_dask_xgboost_heads_share_one_parameter_set():
+    from hybridtl.heads import XGB_PARAMS, DaskLabelXGBClassifier, make_head
+
+    dask_head = DaskLabelXGBClassifier()
+    assert {k: v for k, v in dask_head._xgb_params().items()} == XGB_PARAMS
+    assert (XGB_PARAMS["n_estimators"], XGB_PARAMS["max_depth"], XGB_PARAMS["colsample_bynode"]) == (400, 3, 0.3)
+    in_memory = make_head("xgboost")[0][1].get_params()
+    assert {k: in_memory[k] for k in XGB_PARAMS} == XGB_PARAMS
+
+
+def test_the_cli_refuses_a_bad_output_before_it_imports_torch(tmp_path):
+    code = ("import sys; from hybridtl.cli import main; "
+            f"code = main(['extract', {str(tmp_path)!r}, '--out', 'x.csv']); print(code, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["2", "False"]
+    message = "hybridtl extract: error: --out must end in .npz or .parquet, got 'x.csv'"
+    assert done.stderr.strip().splitlines() == [message]
