@@ -20,9 +20,12 @@ def _documented():
 
 
 def _takes_parameters(obj):
+    """Whether the object defines parameters of its own (a class that keeps a library's __init__ does not)."""
+    if inspect.isclass(obj):
+        owner = next(base for base in obj.__mro__ if "__init__" in vars(base))
+        if issubclass(obj, BaseException) or not owner.__module__.startswith("hybridtl"):
+            return False
     target = obj.__init__ if inspect.isclass(obj) else obj
-    if inspect.isclass(obj) and (issubclass(obj, BaseException) or target is object.__init__):
-        return False
     return any(name not in ("self", "cls") for name in inspect.signature(target).parameters)
 
 

@@ -23,6 +23,7 @@ from ._options import (
     STRATEGIES,
 )
 from ._validation import (
+    IMAGE_ESTIMATOR_CONSTRAINTS,
     MIN_IMAGE_SIZE,
     Boolean,
     Callable,
@@ -56,7 +57,8 @@ from ._weights_pickle import CPUWeightsPickle as CPUWeightsPickle
 from ._weights_pickle import weights_apart as weights_apart
 
 __all__ = [
-    "AUGMENTS", "BN_POLICIES", "DEVICES", "GRID_MODES", "HEADS", "LR_SCHEDULES", "MIN_IMAGE_SIZE", "ON_ERROR",
+    "AUGMENTS", "BN_POLICIES", "DEVICES", "GRID_MODES", "HEADS", "IMAGE_ESTIMATOR_CONSTRAINTS", "LR_SCHEDULES",
+    "MIN_IMAGE_SIZE", "ON_ERROR",
     "OPTIMIZERS", "POOLINGS", "RUNTIMES", "STEP_EVERY", "STRATEGIES", "Boolean", "Callable", "DeviceName",
     "InstanceOf", "Interval", "InvalidParameterError", "Options", "check_param", "image_size_constraint",
     "validate_params",

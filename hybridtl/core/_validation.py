@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
-from ._options import DEVICES
+from ._options import DEVICES, ON_ERROR
 
 __all__ = [
     "Boolean",
@@ -31,6 +32,7 @@ __all__ = [
     "InvalidParameterError",
     "Options",
     "check_param",
+    "IMAGE_ESTIMATOR_CONSTRAINTS",
     "image_size_constraint",
     "validate_params",
 ]
@@ -298,3 +300,16 @@ def image_size_constraint(allow_none=True):
     hybridtl.core.InvalidParameterError: "image_size" must be None or an integer >= 16; got 8
     """
     return ([None] if allow_none else []) + [Interval("integer", MIN_IMAGE_SIZE, None)]
+
+
+# The parameters every estimator that reads images through a backbone shares, checked alike everywhere.
+IMAGE_ESTIMATOR_CONSTRAINTS = {
+    "backbone": [InstanceOf(str, "a registry name such as 'efficientnet_lite0' or 'timm:resnet18'")],
+    "weights": [None, InstanceOf((str, os.PathLike), "'imagenet' or a weights file path")],
+    "image_size": image_size_constraint(),
+    "device": [DeviceName()],
+    "amp": [Options(("auto",)), Boolean()],
+    "num_workers": [Interval("integer", 0, None)],
+    "progress": [Boolean()],
+    "on_error": [Options(ON_ERROR)],
+}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import numpy as np
 import torch
@@ -13,16 +12,13 @@ from tqdm.auto import tqdm
 
 from ..backbones import frozen_trunk, load_backbone
 from ..core import (
-    ON_ERROR,
+    IMAGE_ESTIMATOR_CONSTRAINTS,
     POOLINGS,
     RUNTIMES,
-    Boolean,
     CPUWeightsPickle,
-    DeviceName,
     InstanceOf,
     Interval,
     Options,
-    image_size_constraint,
     is_dask_collection,
     validate_params,
 )
@@ -146,18 +142,11 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         self.runtime = runtime
 
     _parameter_constraints = {
-        "backbone": [InstanceOf(str, "a registry name such as 'efficientnet_lite0' or 'timm:resnet18'")],
-        "weights": [None, InstanceOf((str, os.PathLike), "'imagenet' or a weights file path")],
+        **IMAGE_ESTIMATOR_CONSTRAINTS,
         "layer": [None, InstanceOf(str, "a layer name")],
         "pooling": [Options(POOLINGS)],
-        "image_size": image_size_constraint(),
         "batch_size": [Options(("auto",)), Interval("integer", 1, None)],
-        "device": [DeviceName()],
-        "amp": [Options(("auto",)), Boolean()],
-        "num_workers": [Interval("integer", 0, None)],
-        "progress": [Boolean()],
         "cache": [CacheSetting()],
-        "on_error": [Options(ON_ERROR)],
         "runtime": [Options(RUNTIMES)],
     }
 

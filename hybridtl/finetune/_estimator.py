@@ -7,8 +7,6 @@ training run, and every behaviour of the loop is a callback.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 import torch
@@ -33,19 +31,17 @@ from ..callbacks import (
 from ..core import (
     AUGMENTS,
     BN_POLICIES,
+    IMAGE_ESTIMATOR_CONSTRAINTS,
     LR_SCHEDULES,
-    ON_ERROR,
     OPTIMIZERS,
     STRATEGIES,
     Boolean,
     CPUWeightsPickle,
-    DeviceName,
     InstanceOf,
     Interval,
     InvalidParameterError,
     Options,
     encode_labels,
-    image_size_constraint,
     labels_from_proba,
     validate_params,
 )
@@ -261,8 +257,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         self.on_error = on_error
 
     _parameter_constraints = {
-        "backbone": [InstanceOf(str, "a registry name such as 'efficientnet_lite0' or 'timm:resnet18'")],
-        "weights": [None, InstanceOf((str, os.PathLike), "'imagenet' or a weights file path")],
+        **IMAGE_ESTIMATOR_CONSTRAINTS,
         "strategy": [Options(STRATEGIES)],
         "lr": [_POSITIVE],
         "head_lr_mult": [_POSITIVE],
@@ -278,21 +273,15 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         "warmup_epochs": [Interval("number", 0, None)],
         "augment": [Boolean(), Options(AUGMENTS)],
         "tta": [Boolean()],
-        "image_size": image_size_constraint(),
         "class_weight": [None, Options(("balanced",)), InstanceOf(dict, "a dict of label -> weight")],
         "label_smoothing": [Interval("number", 0, 1, closed="left")],
         "head_epochs": [Interval("integer", 0, None)],
         "finetune_lr_mult": [_POSITIVE],
         "bn": [Options(BN_POLICIES)],
-        "device": [DeviceName()],
-        "amp": [Options(("auto",)), Boolean()],
-        "num_workers": [Interval("integer", 0, None)],
         "random_state": [None, Interval("integer", 0, None), InstanceOf(np.random.RandomState, "a RandomState")],
-        "progress": [Boolean()],
         "verbose": [Interval("integer", 0, None)],
         "callbacks": [None, CallbackList()],
         "warm_start": [Boolean()],
-        "on_error": [Options(ON_ERROR)],
     }
 
     # -- validation ---------------------------------------------------------

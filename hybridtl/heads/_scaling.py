@@ -23,10 +23,7 @@ class _Float64Output:
 class Float64Normalizer(_Float64Output, Normalizer):
     """``Normalizer`` (each row scaled to unit L2 norm) whose output is float64.
 
-    Parameters
-    ----------
-    **kwargs
-        scikit-learn's own parameters for this step.
+    It takes scikit-learn's own parameters for this step.
 
     Examples
     --------
@@ -40,10 +37,7 @@ class Float64Scaler(_Float64Output, StandardScaler):
     """``StandardScaler`` whose output is float64: the heads' first step before
     :class:`Float64Normalizer` replaced it, kept so that saved models still load.
 
-    Parameters
-    ----------
-    **kwargs
-        scikit-learn's own parameters for this step.
+    It takes scikit-learn's own parameters for this step.
 
     Examples
     --------

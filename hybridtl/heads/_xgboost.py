@@ -21,11 +21,6 @@ class LabelXGBClassifier(XGBClassifier):
     and decodes them in ``predict``, so it drops into a Pipeline like any
     scikit-learn classifier. Every XGBoost parameter works unchanged.
 
-    Parameters
-    ----------
-    **kwargs
-        Every ``xgboost.XGBClassifier`` parameter, unchanged.
-
     Examples
     --------
     >>> import numpy as np
