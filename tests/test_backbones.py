@@ -89,7 +89,7 @@ def test_unknown_backbone(name):
 
 
 def test_weights_type_is_checked():
-    with pytest.raises(TypeError, match="weights must be"):
+    with pytest.raises(TypeError, match='"weights" must be None or .imagenet. or a weights file path; got 3'):
         load_backbone("efficientnet_lite0", weights=3)
 
 

@@ -18,11 +18,11 @@ initialisation.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
+from ..core import IMAGE_ESTIMATOR_CONSTRAINTS, check_param
 from ._config import Backbone, timm_config, torchvision_config
 from ._weights import (
     WeightsNotAvailableError,
@@ -141,9 +141,7 @@ FAMILIES = {"embedded": _Embedded(), "timm": _Timm(), "torchvision": _Torchvisio
 
 def _resolve(name):
     """(family name, architecture) of a registry name, or a ValueError listing what is accepted."""
-    if not isinstance(name, str):
-        raise TypeError("backbone must be a string such as 'efficientnet_lite0' or 'timm:resnet18', got "
-                        f"{type(name).__name__}")
+    check_param("backbone", name, IMAGE_ESTIMATOR_CONSTRAINTS["backbone"])
     for family, entry in FAMILIES.items():
         arch = entry.arch(name)
         if arch is not None:
@@ -193,8 +191,7 @@ def load_backbone(name="efficientnet_lite0", weights="imagenet") -> Backbone:
     (224, 1280, (0.5, 0.5, 0.5))
     """
     family, arch = _resolve(name)
-    if weights is not None and not isinstance(weights, (str, os.PathLike)):
-        raise TypeError(f"weights must be 'imagenet', None or a file path, got {type(weights).__name__}")
+    check_param("weights", weights, IMAGE_ESTIMATOR_CONSTRAINTS["weights"])
     is_imagenet = isinstance(weights, str) and weights == "imagenet"
     cached = _imagenet_file(family, name, arch) if is_imagenet else None
     entry = FAMILIES[family]

@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 
 from ._urls import is_url
+from ._validation import Interval, check_param
 
 __all__ = ["PART_NAME", "SETTINGS_NAME", "default_client", "input_frame", "is_dask_collection", "run_partitions"]
 
@@ -93,8 +94,7 @@ def input_frame(images, partition_size=1024):
     import dask.dataframe as dd
     import pandas as pd
 
-    if not isinstance(partition_size, int) or isinstance(partition_size, bool) or partition_size < 1:
-        raise ValueError(f"partition_size must be a positive integer, got {partition_size!r}")
+    check_param("partition_size", partition_size, [Interval("integer", 1, None)])
     if is_dask_collection(images):
         if getattr(images, "ndim", 2) == 1:
             return images.rename("path").to_frame()

@@ -12,21 +12,12 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
-from torch import nn
 
-from ..backbones import load_backbone, replace_classifier, trainable_blocks
 from ..callbacks import (
-    BatchNormPolicy,
     CallbackList,
-    EarlyStopping,
-    LRSchedule,
     LRScheduler,
-    PrintLog,
     StopAfter,
-    TerminateOnNaN,
-    fresh_copies,
 )
 from ..core import (
     AUGMENTS,
@@ -46,14 +37,13 @@ from ..core import (
     validate_params,
 )
 from ..devices import resolve_device, retry_halving, use_amp
-from ..images import Preprocess, as_image_set, readable_part, rows_for_readable, warn_skipped
+from ..images import as_image_set, readable_part, rows_for_readable, warn_skipped
 from ._distributed import DistributedTrainer, current_process_group, is_main_process
 from ._lr_finder import cycle, lr_range_test
-from ._optimizers import make_optimizer
 from ._plots import plot_history, plot_lr_find
+from ._runs import augmentation, bn_policy, built_in_callbacks, network, new_run, strategy, user_callbacks
 from ._steps import predict_proba, seed_from, seeded
-from ._strategies import make_strategy
-from ._trainer import Trainer, TrainingRun
+from ._trainer import Trainer
 
 __all__ = ["FineTuneClassifier"]
 
@@ -326,81 +316,16 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
 
     # -- building -----------------------------------------------------------
 
-    def _build(self, n_classes, weights):
-        backbone = load_backbone(self.backbone, weights)
-        head = replace_classifier(backbone, n_classes)
-        return backbone, head
-
-    def _loss(self, targets, classes):
-        """Cross-entropy with ``class_weight`` (None, "balanced" or a dict keyed by the original labels)."""
-        if isinstance(self.class_weight, dict):
-            unknown = set(self.class_weight) - set(classes.tolist())
-            if unknown:
-                raise ValueError(f"class_weight names labels {sorted(map(str, unknown))} that are not in y")
-            values = [float(self.class_weight.get(label, 1.0)) for label in classes.tolist()]
-        elif self.class_weight == "balanced":
-            values = compute_class_weight("balanced", classes=np.arange(len(classes)), y=targets)
-        else:
-            values = None
-        weight = None if values is None else torch.as_tensor(values, dtype=torch.float32)
-        return nn.CrossEntropyLoss(weight=weight, label_smoothing=self.label_smoothing)
-
     def _new_run(self, classes, targets, seed, device, start=None):
-        """A freshly built network, optimizer, loss and RNG for one training run (fit or lr_find).
-
-        ``start``: a state dict to begin from (``warm_start``) instead of the pretrained weights.
-        """
-        weights = None if self.strategy == "scratch" or start is not None else self.weights
-        backbone, head = self._build(len(classes), weights)
-        if start is not None:
-            try:
-                backbone.module.load_state_dict(start)
-            except RuntimeError:
-                raise ValueError(f"warm_start=True: the fitted weights do not fit backbone={self.backbone!r}; "
-                                 "pass warm_start=False to start again") from None
-        backbone.module.to(device, memory_format=torch.channels_last)
-        amp = use_amp(self.amp, device)
-        return TrainingRun(
-            backbone=backbone,
-            head=head,
-            preprocess=Preprocess.from_config(backbone.config, self.image_size),
-            optimizer=make_optimizer(self.optimizer, trainable_blocks(backbone), head, self.weight_decay,
-                                     self.layer_decay),
-            loss_fn=self._loss(targets, classes).to(device),
-            amp=amp,
-            scaler=torch.amp.GradScaler(device.type, enabled=amp),
-            generator=torch.Generator().manual_seed(seed),
-        )
-
-    def _strategy(self, lr):
-        return make_strategy(self.strategy, lr, int(self.epochs), self.head_lr_mult, int(self.head_epochs),
-                             self.finetune_lr_mult)
-
-    def _bn_policy(self):
-        """``bn``, except for training from scratch, where there are no pretrained statistics to keep."""
-        return BatchNormPolicy("train" if self.strategy == "scratch" else self.bn)
-
-    def _augmentation(self):
-        """``augment`` as a strength for the image sets, or None."""
-        if self.augment is True:
-            return "flip"
-        return self.augment or None
-
-    def _callbacks(self):
-        """Strategy, schedule, BatchNorm freezing, early stopping, then the user's, in the order they must run."""
-        if isinstance(self.lr_schedule, LRScheduler):
-            schedule = fresh_copies([self.lr_schedule])[0]
-        else:
-            schedule = LRSchedule(self.lr_schedule, self.warmup_epochs)
-        built_in = [self._strategy(self.lr), schedule, self._bn_policy(), EarlyStopping(int(self.patience)),
-                    TerminateOnNaN()]
-        return built_in + fresh_copies(self.callbacks) + ([PrintLog()] if self.verbose else [])
+        """A freshly built network, optimizer, loss and RNG for one training run (fit or lr_find)."""
+        return new_run(self.get_params(deep=False), classes, targets, seed, device, start)
 
     def _trainer(self, run, device, group, seed, extra=()):
         """The trainer of one run: this process alone, or this rank of a process group."""
-        options = {"augment": self._augmentation(), "num_workers": int(self.num_workers), "tta": bool(self.tta),
-                   "progress": self.progress and is_main_process()}
-        callbacks = self._callbacks() + list(extra)
+        params = self.get_params(deep=False)
+        options = {"augment": augmentation(params["augment"]), "num_workers": int(self.num_workers),
+                   "tta": bool(self.tta), "progress": self.progress and is_main_process()}
+        callbacks = built_in_callbacks(params) + user_callbacks(params) + list(extra)
         if group is None:
             return Trainer(run, callbacks, device, int(self.batch_size), **options)
         return DistributedTrainer(run, callbacks, device, int(self.batch_size), group, seed, **options)
@@ -584,9 +509,11 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         with seeded(seed, device):
             run = self._new_run(classes, targets, seed, device)
             batches = cycle(lambda: images.train_batches(run.preprocess, targets, int(self.batch_size), device,
-                                                         run.generator, self._augmentation(), int(self.num_workers)))
+                                                         run.generator, augmentation(self.augment),
+                                                         int(self.num_workers)))
             # with lr=1 the strategy's base rates are the per-group multipliers
-            setup = [self._strategy(1.0), self._bn_policy()]
+            params = self.get_params(deep=False)
+            setup = [strategy(params, lr=1.0), bn_policy(params)]
             frame, suggested = lr_range_test(run, setup, batches, device, start_lr, end_lr, num_iter, smoothing)
         if plot is not None:
             plot_lr_find(frame, suggested, plot)
@@ -594,8 +521,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
 
     def _empty_model(self):
         """The same network and new layer with random weights, for unpickling."""
-        backbone, _ = self._build(len(self.classes_), None)
-        return backbone.module
+        return network(self.backbone, len(self.classes_), None)[0].module
 
 
 def _continued(earlier, history):

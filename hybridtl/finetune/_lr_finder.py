@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..backbones import trainable_blocks
 from ..callbacks import TrainState
+from ..core import Interval, check_param
 from ._steps import train_step
 
 __all__ = ["cycle", "lr_range_test", "suggest_lr"]
@@ -57,10 +58,9 @@ def lr_range_test(run, callbacks, batches, device, start_lr, end_lr, num_iter, s
     ``lr=1``, whose base rates are then the per-group multipliers, and the BatchNorm policy):
     their ``on_epoch_begin`` runs once. ``batches`` yields (inputs, targets) without end.
     """
-    if not 0 < start_lr < end_lr:
-        raise ValueError(f"need 0 < start_lr < end_lr, got start_lr={start_lr}, end_lr={end_lr}")
-    if num_iter < 2:
-        raise ValueError(f"num_iter must be >= 2, got {num_iter}")
+    check_param("start_lr", start_lr, [Interval("number", 0, None, closed="neither")])
+    check_param("end_lr", end_lr, [Interval("number", start_lr, None, closed="neither")])
+    check_param("num_iter", num_iter, [Interval("integer", 2, None)])
     model = run.backbone.module.train()
     optimizer = run.optimizer
     state = TrainState(model, run.head, trainable_blocks(run.backbone), optimizer)

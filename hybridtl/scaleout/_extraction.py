@@ -7,7 +7,7 @@ atomically, so that a rerun after a crash computes only what is missing.
 
 from __future__ import annotations
 
-from ..core import ON_ERROR, Options, check_param, input_frame, run_partitions
+from ..core import ON_ERROR, InstanceOf, Options, check_param, input_frame, run_partitions
 from ..features import CNNFeatureExtractor, feature_frame_meta, features_of_partition, worker_copy
 
 __all__ = ["extract_features"]
@@ -68,8 +68,7 @@ def extract_features(images, extractor=None, *, client=None, out=None, partition
     """
     frame = input_frame(images, partition_size)
     extractor = CNNFeatureExtractor() if extractor is None else extractor
-    if not isinstance(extractor, CNNFeatureExtractor):
-        raise TypeError(f"extractor must be a CNNFeatureExtractor, got {type(extractor).__name__}")
+    check_param("extractor", extractor, [InstanceOf(CNNFeatureExtractor, "a CNNFeatureExtractor")])
     on_error = check_param("on_error", extractor.on_error if on_error is None else on_error, [Options(ON_ERROR)])
     fitted = worker_copy(extractor)
     meta = feature_frame_meta(frame, fitted, on_error)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ..core import input_frame, is_dask_collection, run_partitions
+from ..core import ON_ERROR, Options, check_param, input_frame, is_dask_collection, run_partitions
 from ..evaluation import prediction_table
 from ..features import CNNFeatureExtractor, readable_paths
 from ..finetune import FineTuneClassifier
@@ -83,6 +83,7 @@ def predict_partitions(model, data, *, client=None, out=None, partition_size=102
     (['path', 'predicted', 'proba_False', 'proba_True', 'error'], 30)
     """
     check_is_fitted(model)
+    check_param("on_error", on_error, [Options(ON_ERROR)])
     meta = prediction_table([], np.empty((0, len(model.classes_))), model.classes_, as_text=True)
     settings = {"kind": "predictions", "classes": [str(c) for c in model.classes_], "on_error": on_error}
     if _takes_images(model):
