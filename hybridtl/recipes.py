@@ -15,7 +15,8 @@ from pathlib import Path
 
 __all__ = ["Recipe", "finetune_builder", "hybrid_builder", "list_recipes", "load_recipe", "recipes_dir"]
 
-SETTINGS = ("image_size", "device", "epochs", "batch_size", "augment", "random_state", "progress", "cache")
+SETTINGS = ("image_size", "device", "epochs", "batch_size", "augment", "random_state", "progress", "cache", "backbone",
+            "weights")
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def hybrid_builder(head):
     Returns
     -------
     callable
-        ``build(image_size=None, device="auto", random_state=0, progress=False, cache="auto", **_)``,
+        ``build(image_size=None, device="auto", random_state=0, progress=False, cache="auto",
+    backbone="efficientnet_lite0", weights="imagenet", **_)``,
         which returns :func:`hybridtl.heads.make_hybrid_pipeline`'s pipeline.
 
     Examples
@@ -138,11 +140,12 @@ def hybrid_builder(head):
     ['features', 'scale', 'head']
     """
 
-    def build(image_size=None, device="auto", random_state=0, progress=False, cache="auto", **_):
+    def build(image_size=None, device="auto", random_state=0, progress=False, cache="auto",
+              backbone="efficientnet_lite0", weights="imagenet", **_):
         from .heads import make_hybrid_pipeline  # when a recipe is built: listing recipes imports no torch
 
         return make_hybrid_pipeline(head, random_state=random_state, image_size=image_size, device=device,
-                                    progress=progress, cache=cache)
+                                    progress=progress, cache=cache, backbone=backbone, weights=weights)
 
     return build
 
@@ -159,7 +162,8 @@ def finetune_builder(strategy, lr=1e-3):
     -------
     callable
         ``build(image_size=None, device="auto", epochs=20, batch_size=32, augment=True, random_state=0,
-        progress=False, **_)``, which returns the classifier (early stopping patience 5).
+        progress=False, backbone="efficientnet_lite0", weights="imagenet", **_)``, which returns the
+        classifier (early stopping patience 5).
 
     Examples
     --------
@@ -169,11 +173,11 @@ def finetune_builder(strategy, lr=1e-3):
     """
 
     def build(image_size=None, device="auto", epochs=20, batch_size=32, augment=True, random_state=0,
-              progress=False, **_):
+              progress=False, backbone="efficientnet_lite0", weights="imagenet", **_):
         from .finetune import FineTuneClassifier  # when a recipe is built: listing recipes imports no torch
 
-        return FineTuneClassifier(strategy=strategy, lr=lr, epochs=epochs, batch_size=batch_size, patience=5,
-                                  augment=augment, image_size=image_size, device=device,
-                                  random_state=random_state, progress=progress)
+        return FineTuneClassifier(backbone=backbone, weights=weights, strategy=strategy, lr=lr, epochs=epochs,
+                                  batch_size=batch_size, patience=5, augment=augment, image_size=image_size,
+                                  device=device, random_state=random_state, progress=progress)
 
     return build

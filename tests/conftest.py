@@ -31,9 +31,14 @@ def rgb_images():
 
 @pytest.fixture(autouse=True)
 def empty_weight_caches(tmp_path_factory, monkeypatch):
-    """Point the torch hub and Hugging Face caches at empty folders, as on a fresh offline machine."""
+    """Point the torch hub and Hugging Face caches at empty folders, as on a fresh offline machine.
+
+    Downloads are switched off too (HYBRIDTL_OFFLINE=1): no test reaches outside this machine; the
+    download tests serve their files from 127.0.0.1 and switch them back on.
+    """
     import huggingface_hub.constants
 
+    monkeypatch.setenv("HYBRIDTL_OFFLINE", "1")
     root = tmp_path_factory.mktemp("caches")
     monkeypatch.setattr(torch.hub, "_hub_dir", str(root / "torch-hub"))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(root / "hf-hub"))

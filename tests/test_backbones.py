@@ -98,8 +98,9 @@ def test_weights_not_available_offline_is_a_clear_error(name):
     with pytest.raises(WeightsNotAvailableError) as info:
         load_backbone(name, weights="imagenet")
     message = str(info.value)
-    assert name in message and "not available offline" in message and "looked in" in message
-    assert "weights=None" in message and "efficientnet_lite0" in message
+    assert name in message and "were not downloaded (HYBRIDTL_OFFLINE=1)" in message and "looked in" in message
+    assert "weights=None" in message and "efficientnet_lite0" in message and "\n" not in message
+    assert "HF_HOME" in message and "TORCH_HOME" in message and f"hybridtl download {name} --to DIR" in message
 
 
 def test_filled_torch_hub_cache_is_used():

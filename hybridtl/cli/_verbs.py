@@ -18,9 +18,19 @@ class Interrupted(Exception):
 
 
 def _settings(args):
-    return {"image_size": args.image_size, "device": args.device, "epochs": args.epochs,
-            "batch_size": args.batch_size, "augment": not args.no_augment, "random_state": args.seed,
-            "progress": not args.no_progress, "cache": None if args.cache == "none" else args.cache}
+    settings = {"image_size": args.image_size, "device": args.device, "epochs": args.epochs,
+                "batch_size": args.batch_size, "augment": not args.no_augment, "random_state": args.seed,
+                "progress": not args.no_progress, "cache": None if args.cache == "none" else args.cache}
+    if args.backbone is not None:  # only when given: a recipe file of one's own need not take them
+        settings["backbone"] = args.backbone
+    if args.weights is not None:
+        settings["weights"] = _weights(args.weights)
+    return settings
+
+
+def _weights(text):
+    """--weights as the estimators take it: 'imagenet', None for 'none', or a file or folder path."""
+    return None if text == "none" else text
 
 
 def _load(args, labelled=True, skipped_csv=None, to_train=False):
@@ -104,9 +114,36 @@ def cmd_backbones(args):
     table = list_backbones()
     if not args.all:
         table = table[(table["family"] == "embedded") | table["weights_available"]]
-    print(table.to_string(index=False))
-    print("\nAny 'timm:NAME' or 'torchvision:NAME' also works with weights=None or a local state-dict file.")
+    print(table.drop(columns="weights_available").to_string(index=False))
+    print("\nAny 'timm:NAME' with pretrained weights (timm.list_pretrained()) and any 'torchvision:NAME' downloads "
+          "its weights on first use into the Hugging Face or torch hub cache (HF_HOME, TORCH_HOME), unless "
+          "HYBRIDTL_OFFLINE=1 or HF_HUB_OFFLINE=1; 'hybridtl download NAME --to DIR' fetches them for an offline "
+          "machine. --all lists every torchvision model.")
     print(runtime_summary())
+
+
+def cmd_download(args):
+    """Fetch each backbone's ImageNet weights into the standard caches, and with --to into a folder."""
+    import shutil
+
+    if args.to is not None:
+        check_writable(args.to, folder=True)
+    from ..backbones import download_name, load_backbone, resolve
+
+    for name in args.names:
+        resolve(name)  # every name checked before any download
+    for name in args.names:
+        backbone = load_backbone(name, "imagenet")
+        where = backbone.weights_source
+        if args.to is not None:
+            suffix = Path(where).suffix if Path(where).suffix in (".safetensors", ".pth", ".pt") else ".pth"
+            target = Path(args.to) / (download_name(name) + suffix)
+            with atomic_path(target) as tmp:
+                shutil.copyfile(where, tmp)
+            where = str(target)
+        print(f"{name}: {where} (sha256 {backbone.weights_sha256})")
+    if args.to is not None:
+        print(f"on the offline machine, pass weights={str(args.to)!r} (or --weights {args.to})")
 
 
 def _dask_input(args):
@@ -156,7 +193,7 @@ def cmd_extract(args):
 
     from ..features import CNNFeatureExtractor, feature_table
 
-    weights = None if args.weights == "none" else args.weights
+    weights = _weights(args.weights)
     extractor = CNNFeatureExtractor(backbone=args.backbone, weights=weights, layer=args.layer, pooling=args.pooling,
                                     image_size=args.image_size, batch_size=args.batch_size or "auto",
                                     device=args.device or "auto", num_workers=args.num_workers or 0,

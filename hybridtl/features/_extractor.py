@@ -91,6 +91,8 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         The preprocessing the weights expect.
     weights_source_ : str
         The file the weights came from, or ``"random"``.
+    weights_sha256_ : str
+        The sha256 of that file ("" for random weights): which weights made the features.
     model_ : torch.nn.Module
         The frozen trunk plus pooling.
 
@@ -182,6 +184,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         backbone, self.model_, self.n_features_out_ = self._build_model(self.weights)
         self.config_ = backbone.config
         self.weights_source_ = backbone.weights_source
+        self.weights_sha256_ = backbone.weights_sha256
         self.preprocess_ = Preprocess.from_config(self.config_, self.image_size)
         return self
 

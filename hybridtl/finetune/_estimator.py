@@ -153,6 +153,10 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
     classes_ : ndarray
     model_ : torch.nn.Module
     config_ : BackboneConfig
+    weights_source_ : str
+        The file the starting weights came from, or ``"random"``.
+    weights_sha256_ : str
+        The sha256 of that file ("" for random weights).
     history_ : pandas.DataFrame
         One row per epoch: epoch, train_loss, train_acc, val_loss, val_acc, lr
         (the new layer's), backbone_lr, n_trainable_params, seconds.
@@ -380,6 +384,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         self.config_ = run.backbone.config
         self.preprocess_ = run.preprocess
         self.model_ = run.backbone.module
+        self.weights_source_, self.weights_sha256_ = run.backbone.weights_source, run.backbone.weights_sha256
         trainer = self._trainer(run, device, group, seed, extra)
         return trainer.fit(train_set, train_targets, val_set, val_targets, int(self.epochs))
 
