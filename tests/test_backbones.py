@@ -130,18 +130,24 @@ def test_list_backbones_says_what_is_available():
 
 
 def test_replace_classifier_and_blocks():
-    for name in ("efficientnet_lite0", "torchvision:resnet18"):
+    # VGG's and AlexNet's hidden fully connected layers and a ConvNeXt head's norm share a container with the
+    # classification layer: they are a block too (they were left out of every block, so they never trained)
+    for name in ("efficientnet_lite0", "torchvision:resnet18", "torchvision:vgg11", "torchvision:alexnet",
+                 "timm:convnext_atto"):
         bb = load_backbone(name, weights=None)
         head = replace_classifier(bb, 3)
         assert head.out_features == 3
-        out = bb.module(torch.zeros(1, 3, 32, 32))
+        out = bb.module(torch.zeros(1, 3, 64, 64))
         assert out.shape == (1, 3)
         blocks = trainable_blocks(bb)
         block_params = {id(p) for b in blocks for p in b.parameters()}
         head_params = {id(p) for p in head.parameters()}
         all_params = {id(p) for p in bb.module.parameters()}
-        assert block_params | head_params == all_params and not block_params & head_params
+        assert block_params | head_params == all_params and not block_params & head_params, name
         assert len(blocks) >= 5
+    table = list_backbones().set_index("name")
+    assert table.loc["efficientnet_lite0", "weights"] == "embedded"
+    assert table.loc["torchvision:resnet50", "weights"] == "downloadable"
 
 
 def test_embedded_package_not_installed_names_the_install(monkeypatch):

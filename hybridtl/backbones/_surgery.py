@@ -42,11 +42,23 @@ def replace_classifier(backbone: Backbone, n_classes: int) -> nn.Linear:
     return new
 
 
+def _around_the_head(container, head_path):
+    """The layers that share a container with the classification layer (VGG's and AlexNet's hidden
+    fully connected layers, a ConvNeXt head's norm), as one top block; none when the layer stands alone."""
+    if "." not in head_path:
+        return []
+    head = container.get_submodule(head_path.split(".", 1)[1])
+    rest = [m for m in container.children() if m is not head and any(p.numel() for p in m.parameters())]
+    return [nn.ModuleList(rest)] if rest else []
+
+
 def trainable_blocks(backbone: Backbone):
-    """The backbone's layers as ordered blocks, input first, the classifier excluded.
+    """The backbone's layers as ordered blocks, input first, the classification layer excluded.
 
     Top-level children are the blocks, except that a container holding several
-    stages (timm's ``blocks``, torchvision's ``features``) is split into them.
+    stages (timm's ``blocks``, torchvision's ``features``) is split into them,
+    and the layers that share a container with the classification layer (VGG's
+    hidden fully connected layers) form the top block.
     Used to unfreeze one block per epoch from the top down, and to give each
     block its own optimizer group.
 
@@ -64,10 +76,14 @@ def trainable_blocks(backbone: Backbone):
     >>> len(trainable_blocks(load_backbone("efficientnet_lite0", weights=None)))
     9
     """
-    head_root = backbone.config.classifier.split(".")[0]
+    head_path = backbone.config.classifier
+    head_root = head_path.split(".")[0]
     blocks = []
     for name, child in backbone.module.named_children():
-        if name == head_root or not any(p.numel() for p in child.parameters()):
+        if name == head_root:
+            blocks += _around_the_head(child, head_path)
+            continue
+        if not any(p.numel() for p in child.parameters()):
             continue
         if isinstance(child, (nn.Sequential, nn.ModuleList)) and len(child) > 1:
             blocks.extend(c for c in child if any(True for _ in c.parameters()))
