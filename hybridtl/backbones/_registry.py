@@ -232,7 +232,7 @@ def _first_line(exc):
 
 
 def load_backbone(name="efficientnet_lite0", weights="imagenet") -> Backbone:
-    """Build a backbone by registry name with the requested weights, fully offline.
+    """Build a backbone by registry name with the requested weights.
 
     Parameters
     ----------
@@ -240,14 +240,21 @@ def load_backbone(name="efficientnet_lite0", weights="imagenet") -> Backbone:
         ``"efficientnet_lite0"`` (default), ``"efficientnet_lite1"``,
         ``"efficientnet_lite2"``, ``"timm:NAME"`` or ``"torchvision:NAME"``.
     weights : {"imagenet", None} or path
-        ``"imagenet"`` for pretrained weights found on this machine, a path to
-        a state-dict file, or ``None`` for random initialisation.
+        ``"imagenet"``: the embedded file, a cached one, or one downloaded now
+        into the standard cache (unless offline); a path to a state-dict file
+        or to a folder ``hybridtl download --to`` wrote; or ``None`` for random
+        initialisation.
 
     Returns
     -------
     Backbone
         The module in eval mode on the CPU, its :class:`BackboneConfig`, its
-        family and a description of where the weights came from.
+        family, the file its weights came from and that file's sha256.
+
+    Raises
+    ------
+    WeightsNotAvailableError
+        ``"imagenet"`` weights neither on this machine nor downloadable (one line).
 
     Examples
     --------

@@ -49,7 +49,8 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
     backbone : str, default="efficientnet_lite0"
         Registry name: see :func:`hybridtl.backbones.load_backbone`.
     weights : {"imagenet", None} or path, default="imagenet"
-        Pretrained weights found offline, a local state-dict file, or random.
+        ``"imagenet"`` (embedded, cached, or downloaded on first use), a weights file or a folder
+        written by ``hybridtl download --to``, or None for random weights.
     layer : str or None, default=None
         ``None`` for the penultimate features, else a layer name to tap
         (``config_.layers`` lists the usual ones).

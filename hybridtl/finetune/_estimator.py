@@ -61,7 +61,8 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
     backbone : str, default="efficientnet_lite0"
         Registry name: see :func:`hybridtl.backbones.load_backbone`.
     weights : {"imagenet", None} or path, default="imagenet"
-        Pretrained weights found offline, a local state-dict file, or random.
+        ``"imagenet"`` (embedded, cached, or downloaded on first use), a weights file or a folder
+        written by ``hybridtl download --to``, or None for random weights.
     strategy : {"head", "full", "gradual", "two_stage", "scratch"}, default="full"
         ``head``: backbone frozen, the new layer trains at ``lr``.
         ``full``: every layer trains, the new layer at ``lr * head_lr_mult``.
