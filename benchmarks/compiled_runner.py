@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-import hybridtl.features._runtimes as runtimes
+import hybridtl.devices._runtimes as runtimes
 from hybridtl.features import CNNFeatureExtractor, weights_digest
 
 

@@ -7,8 +7,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, train_test_split
 
 from hybridtl import backbones
-from hybridtl.finetune import FineTuneClassifier
-from hybridtl.finetune import _trainer as finetune
+from hybridtl.finetune import FineTuneClassifier, _trainer as finetune
 
 FAST = dict(image_size=32, device="cpu", progress=False, random_state=0, augment=False, batch_size=16)
 

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from hybridtl.features import CNNFeatureExtractor
-from hybridtl.finetune import FineTuneClassifier
-from hybridtl.finetune import _trainer as finetune
+from hybridtl.finetune import FineTuneClassifier, _trainer as finetune
 
 
 class _RaisesAbove(torch.nn.Module):

@@ -14,8 +14,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from hybridtl.cli import _verbs as cli
-from hybridtl.cli import main
+from hybridtl.cli import _verbs as cli, main
 from hybridtl.features import CNNFeatureExtractor
 from hybridtl.finetune import FineTuneClassifier
 from hybridtl.images import SkippedImagesWarning, as_image_set, load_data, load_image_folder

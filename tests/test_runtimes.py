@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-import hybridtl.features._runtimes as runtimes
+import hybridtl.devices._runtimes as runtimes
 from hybridtl.features import (
     CNNFeatureExtractor,
     RuntimeFallbackWarning,
@@ -135,7 +135,7 @@ def test_openvino_conversion_sends_no_telemetry(tmp_path):
         sent = []
         openvino_telemetry.Telemetry.send_event = lambda self, *args, **kwargs: sent.append(args)
         openvino_telemetry.Telemetry.start_session = lambda self, *args, **kwargs: sent.append(args)
-        import hybridtl.features._runtimes as runtimes
+        import hybridtl.devices._runtimes as runtimes
         model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
         run = runtimes._openvino_runner(model.eval(), 16)
         assert run(np.zeros((2, 3, 16, 16), np.float32)).shape == (2, 4)

@@ -8,12 +8,8 @@ from ._weights import WeightsNotAvailableError
 
 # isort: split
 # Shared with hybridtl's other packages; not part of the documented API.
-from ._registry import FAMILIES as FAMILIES
-from ._registry import download_name as download_name
-from ._registry import resolve as resolve
-from ._trunk import FeatureTrunk as FeatureTrunk
-from ._trunk import GlobalPool as GlobalPool
-from ._trunk import frozen_trunk as frozen_trunk
+from ._registry import FAMILIES as FAMILIES, download_name as download_name, resolve as resolve
+from ._trunk import FeatureTrunk as FeatureTrunk, GlobalPool as GlobalPool, frozen_trunk as frozen_trunk
 
 for _public in (Backbone, BackboneConfig, FeatureTrunk, GlobalPool):
     _public.__module__ = __name__  # saved files and pickles name the public home, not the private module

@@ -16,9 +16,7 @@ from ._training import BatchNormPolicy, EarlyStopping, StopAfter, TerminateOnNaN
 
 # isort: split
 # Shared with hybridtl's other packages; not part of the documented API.
-from ._base import CallbackList as CallbackList
-from ._base import cpu_copy as cpu_copy
-from ._base import fresh_copies as fresh_copies
+from ._base import CallbackList as CallbackList, cpu_copy as cpu_copy, fresh_copies as fresh_copies
 from ._lr_scheduler import scale_rates as scale_rates
 
 for _public in (Callback, TrainState, Checkpoint, PrintLog, LRSchedule, LRScheduler, BatchNormPolicy,

@@ -39,22 +39,23 @@ from ._validation import (
 
 # isort: split
 # Shared with hybridtl's other packages; not part of the documented API.
-from ._atomic import atomic_path as atomic_path
-from ._atomic import check_writable as check_writable
-from ._atomic import save_figure as save_figure
-from ._labels import align_labels as align_labels
-from ._labels import check_two_classes as check_two_classes
-from ._labels import encode_labels as encode_labels
-from ._labels import labels_from_proba as labels_from_proba
-from ._partitions import PART_NAME as PART_NAME
-from ._partitions import SETTINGS_NAME as SETTINGS_NAME
-from ._partitions import default_client as default_client
-from ._partitions import input_frame as input_frame
-from ._partitions import is_dask_collection as is_dask_collection
-from ._partitions import run_partitions as run_partitions
+from ._atomic import atomic_path as atomic_path, check_writable as check_writable, save_figure as save_figure
+from ._labels import (
+    align_labels as align_labels,
+    check_two_classes as check_two_classes,
+    encode_labels as encode_labels,
+    labels_from_proba as labels_from_proba,
+)
+from ._partitions import (
+    PART_NAME as PART_NAME,
+    SETTINGS_NAME as SETTINGS_NAME,
+    default_client as default_client,
+    input_frame as input_frame,
+    is_dask_collection as is_dask_collection,
+    run_partitions as run_partitions,
+)
 from ._urls import is_url as is_url
-from ._weights_pickle import CPUWeightsPickle as CPUWeightsPickle
-from ._weights_pickle import weights_apart as weights_apart
+from ._weights_pickle import CPUWeightsPickle as CPUWeightsPickle, weights_apart as weights_apart
 
 __all__ = [
     "AUGMENTS", "BN_POLICIES", "DEVICES", "GRID_MODES", "HEADS", "IMAGE_ESTIMATOR_CONSTRAINTS", "LR_SCHEDULES",

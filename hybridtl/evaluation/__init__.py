@@ -11,10 +11,7 @@ from ._predictions import labels_and_proba, prediction_table
 
 # isort: split
 # Shared with hybridtl's other packages; not part of the documented API.
-from ._bench import COLUMNS as COLUMNS
-from ._bench import PeakRSS as PeakRSS
-from ._bench import searches as searches
-from ._bench import shared_extraction as shared_extraction
+from ._bench import COLUMNS as COLUMNS, PeakRSS as PeakRSS, searches as searches, shared_extraction as shared_extraction
 from ._plots import plot_image_grid as plot_image_grid
 
 ClassificationInterpretation.__module__ = __name__  # its public home, as saved files and pickles name it

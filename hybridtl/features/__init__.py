@@ -7,38 +7,26 @@ partition; writing a resumable Parquet dataset is
 """
 
 from ..core import POOLINGS, RUNTIMES
+from ..devices import RuntimeFallbackWarning, installed_runtimes, runtime_summary
 from ._cache import clear_memory
 from ._extractor import CNNFeatureExtractor
 from ._pixels import PixelFeatures
-from ._runtimes import RuntimeFallbackWarning, installed_runtimes, runtime_summary
 
 # isort: split
 # Shared with hybridtl's other packages; not part of the documented API.
-from ._cache import FeatureCache as FeatureCache
-from ._cache import image_key as image_key
-from ._cache import resolve_cache as resolve_cache
+from ..devices import compiled_runner as compiled_runner, resolve_runtime as resolve_runtime
+from ._cache import FeatureCache as FeatureCache, image_key as image_key, resolve_cache as resolve_cache
 from ._dask import (
     feature_frame_meta as feature_frame_meta,
-)
-from ._dask import (
     features_of_partition as features_of_partition,
-)
-from ._dask import (
     readable_paths as readable_paths,
-)
-from ._dask import (
     transform_dask as transform_dask,
-)
-from ._dask import (
     worker_copy as worker_copy,
 )
-from ._memo import placed as placed
-from ._memo import weights_digest as weights_digest
-from ._runtimes import compiled_runner as compiled_runner
-from ._runtimes import resolve_runtime as resolve_runtime
+from ._memo import placed as placed, weights_digest as weights_digest
 from ._tables import feature_table as feature_table
 
-for _public in (CNNFeatureExtractor, PixelFeatures, FeatureCache, RuntimeFallbackWarning):
+for _public in (CNNFeatureExtractor, PixelFeatures, FeatureCache):
     _public.__module__ = __name__  # saved files and pickles name the public home, not the private module
 del _public
 

@@ -22,11 +22,10 @@ from ..core import (
     is_dask_collection,
     validate_params,
 )
-from ..devices import autocast, halving_batches, resolve_device, use_amp
+from ..devices import autocast, compiled_runner, halving_batches, resolve_device, resolve_runtime, use_amp
 from ..images import Preprocess, as_image_set, rows_for_readable
 from ._cache import CacheSetting, FeatureCache, image_key, resolve_cache
 from ._memo import check_size, file_stamp, frozen_model, placed, weights_digest
-from ._runtimes import compiled_runner, resolve_runtime
 
 __all__ = ["CNNFeatureExtractor"]
 

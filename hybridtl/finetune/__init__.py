@@ -12,41 +12,23 @@ from ._strategies import Strategy, make_strategy
 # Shared with hybridtl's other packages; not part of the documented API.
 from ._distributed import (
     AgreeOnStop as AgreeOnStop,
-)
-from ._distributed import (
     Distributed as Distributed,
-)
-from ._distributed import (
     DistributedTrainer as DistributedTrainer,
-)
-from ._distributed import (
     current_process_group as current_process_group,
 )
 from ._lr_finder import lr_range_test as lr_range_test
 from ._optimizers import make_optimizer as make_optimizer
-from ._plots import plot_history as plot_history
-from ._plots import plot_lr_find as plot_lr_find
+from ._plots import plot_history as plot_history, plot_lr_find as plot_lr_find
 from ._steps import (
     evaluate as evaluate,
-)
-from ._steps import (
     predict_proba as predict_proba,
-)
-from ._steps import (
     run_epoch as run_epoch,
-)
-from ._steps import (
     seed_from as seed_from,
-)
-from ._steps import (
     seeded as seeded,
-)
-from ._steps import (
     train_step as train_step,
 )
 from ._strategies import STRATEGY_CLASSES as STRATEGY_CLASSES
-from ._trainer import Trainer as Trainer
-from ._trainer import TrainingRun as TrainingRun
+from ._trainer import Trainer as Trainer, TrainingRun as TrainingRun
 
 for _public in (FineTuneClassifier, Trainer, TrainingRun, DistributedTrainer, Strategy):
     _public.__module__ = __name__  # saved files and pickles name the public home, not the private module

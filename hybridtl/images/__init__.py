@@ -17,25 +17,16 @@ from ._sets import as_image_set
 
 # isort: split
 # Shared with hybridtl's other packages; not part of the documented API.
-from ._data import drop_unreadable as drop_unreadable
-from ._data import subset as subset
+from ._data import drop_unreadable as drop_unreadable, subset as subset
 from ._decoding import decode_pil as decode_pil
-from ._folders import class_folders as class_folders
-from ._folders import is_hidden as is_hidden
+from ._folders import class_folders as class_folders, is_hidden as is_hidden
 from ._readable import (
     display_image as display_image,
-)
-from ._readable import (
     readable_part as readable_part,
-)
-from ._readable import (
     rows_for_readable as rows_for_readable,
-)
-from ._readable import (
     warn_skipped as warn_skipped,
 )
-from ._sets import DenseImages as DenseImages
-from ._sets import ImageList as ImageList
+from ._sets import DenseImages as DenseImages, ImageList as ImageList
 
 for _public in (Dataset, Preprocess, SkippedImagesWarning, ImageReadError):
     _public.__module__ = __name__  # saved files and pickles name the public home, not the private module

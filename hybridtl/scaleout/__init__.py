@@ -11,8 +11,10 @@ from ._predictions import predict_partitions
 
 # isort: split
 # Shared with hybridtl's other packages; not part of the documented API.
-from ._predictions import predict_features_partition as predict_features_partition
-from ._predictions import predict_images_partition as predict_images_partition
+from ._predictions import (
+           predict_features_partition as predict_features_partition,
+           predict_images_partition as predict_images_partition,
+)
 
 __all__ = ["DaskLabelXGBClassifier", "connect", "extract_features", "local_cluster", "predict_partitions",
            "worker_environment"]

@@ -7,7 +7,6 @@ from ._model_file import load_model
 
 # isort: split
 # Shared with hybridtl's other packages; not part of the documented API.
-from ._format import TRUSTED_PREFIXES as TRUSTED_PREFIXES
-from ._format import starts_like_hybridtl_file as starts_like_hybridtl_file
+from ._format import TRUSTED_PREFIXES as TRUSTED_PREFIXES, starts_like_hybridtl_file as starts_like_hybridtl_file
 
 __all__ = ["FORMAT", "TRUSTED", "DamagedModelFileError", "is_hybridtl_file", "load", "load_model", "save"]

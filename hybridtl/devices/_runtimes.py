@@ -74,6 +74,21 @@ def resolve_runtime(runtime, device):
     ``"auto"`` picks the fastest installed runtime on the CPU and PyTorch
     elsewhere; a named runtime that is not installed falls back to PyTorch
     with a warning (a model saved on another machine must still run).
+
+    Parameters
+    ----------
+    runtime : {"auto", "torch", "openvino", "onnxruntime"}
+    device : torch.device
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import torch
+    >>> resolve_runtime("torch", torch.device("cpu")), resolve_runtime("auto", torch.device("cuda"))
+    ('torch', 'torch')
     """
     check_param("runtime", runtime, [Options(RUNTIMES)])
     if device.type != "cpu" or runtime == "torch":
@@ -214,13 +229,38 @@ _LOCK = threading.Lock()
 
 
 def compiled_runner(model, runtime, size, identity=None):
-    """A function from a float32 array (n, 3, size, size) to features, or None to run PyTorch.
+    """A function from a float32 array (n, 3, size, size) to the model's output, or None to run PyTorch.
 
     Built once per (model, runtime, size) in this process; a failure warns
     once, naming the cause, and later calls run PyTorch without trying again.
     ``identity``, when given, must name the model's graph and weights exactly
     (e.g. backbone, tap layer, pooling and a hash of the weights): another
     model object with the same identity then gets the same compiled runner.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Frozen, in eval mode; never changed.
+    runtime : {"torch", "openvino", "onnxruntime"}
+        As :func:`resolve_runtime` gives it.
+    size : int
+        The input side the runner is compiled for.
+    identity : hashable, optional
+
+    Returns
+    -------
+    callable or None
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()).eval()
+    >>> compiled_runner(model, "torch", 16) is None
+    True
+    >>> run = compiled_runner(model, "onnxruntime", 16)
+    >>> batch = np.zeros((2, 3, 16, 16), np.float32)
+    >>> bool(np.allclose(run(batch), model(torch.from_numpy(batch)).detach().numpy(), atol=1e-5))
+    True
     """
     if runtime == "torch":
         return None
