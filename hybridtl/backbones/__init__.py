@@ -3,7 +3,7 @@ weights expect, the surgery fine-tuning needs, and the feature trunk that extrac
 
 from ._config import Backbone, BackboneConfig
 from ._registry import list_backbones, load_backbone
-from ._surgery import replace_classifier, trainable_blocks
+from ._surgery import replace_classifier, trainable_blocks, without_classifier
 from ._weights import WeightsNotAvailableError
 
 # isort: split
@@ -16,4 +16,4 @@ for _public in (Backbone, BackboneConfig, FeatureTrunk, GlobalPool):
 del _public
 
 __all__ = ["Backbone", "BackboneConfig", "WeightsNotAvailableError", "list_backbones", "load_backbone",
-           "replace_classifier", "trainable_blocks"]
+           "replace_classifier", "trainable_blocks", "without_classifier"]

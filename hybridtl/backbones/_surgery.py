@@ -6,7 +6,7 @@ from torch import nn
 
 from ._config import Backbone
 
-__all__ = ["replace_classifier", "trainable_blocks"]
+__all__ = ["replace_classifier", "trainable_blocks", "without_classifier"]
 
 
 def replace_classifier(backbone: Backbone, n_classes: int) -> nn.Linear:
@@ -98,3 +98,36 @@ def trainable_blocks(backbone: Backbone):
             merged.append(block)
     return merged
 
+
+
+def without_classifier(backbone: Backbone):
+    """A frozen copy of the network whose classification layer passes its input through.
+
+    Its output is what the classification layer takes (the pooled features, or VGG's last hidden
+    layer), in eval mode: what a frozen backbone gives the new layer, computed once for all epochs.
+    The backbone itself is not changed.
+
+    Parameters
+    ----------
+    backbone : Backbone
+
+    Returns
+    -------
+    torch.nn.Module
+
+    Examples
+    --------
+    >>> import torch
+    >>> from hybridtl.backbones import load_backbone
+    >>> trunk = without_classifier(load_backbone("timm:test_efficientnet", weights=None))
+    >>> trunk(torch.zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 256])
+    """
+    import copy
+
+    module = copy.deepcopy(backbone.module)
+    parent_path, _, attr = backbone.config.classifier.rpartition(".")
+    setattr(module.get_submodule(parent_path) if parent_path else module, attr, nn.Identity())
+    for param in module.parameters():
+        param.requires_grad_(False)
+    return module.eval()

@@ -38,6 +38,7 @@ from ..core import (
 )
 from ..devices import resolve_device, retry_halving, use_amp
 from ..images import as_image_set, readable_part, rows_for_readable, warn_skipped
+from ._cached import bottleneck_features, features_stay_fixed
 from ._distributed import DistributedTrainer, current_process_group, is_main_process
 from ._lr_finder import cycle, lr_range_test
 from ._plots import plot_history, plot_lr_find
@@ -163,6 +164,10 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         (the new layer's), backbone_lr, n_trainable_params, seconds.
     best_epoch_ : int or None
         Epoch (1-based) whose weights were kept, when validating.
+    cached_features_ : bool
+        Whether the last training run computed the new layer's input once and trained it on those
+        features (``strategy="head"`` with frozen BatchNorm, flips or no augmentation, no ``tta``):
+        see :mod:`hybridtl.finetune._cached`.
     refit_epochs_ : int or None
         Epochs of the ``refit_full`` run on all the data, else None.
     interrupted_ : bool
@@ -325,11 +330,11 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         """A freshly built network, optimizer, loss and RNG for one training run (fit or lr_find)."""
         return new_run(self.get_params(deep=False), classes, targets, seed, device, start)
 
-    def _trainer(self, run, device, group, seed, extra=()):
+    def _trainer(self, run, device, group, seed, extra=(), net=None):
         """The trainer of one run: this process alone, or this rank of a process group."""
         params = self.get_params(deep=False)
         options = {"augment": augmentation(params["augment"]), "num_workers": int(self.num_workers),
-                   "tta": bool(self.tta), "progress": self.progress and is_main_process()}
+                   "tta": bool(self.tta), "progress": self.progress and is_main_process(), "net": net}
         callbacks = built_in_callbacks(params) + user_callbacks(params) + list(extra)
         if group is None:
             return Trainer(run, callbacks, device, int(self.batch_size), **options)
@@ -386,7 +391,17 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         self.preprocess_ = run.preprocess
         self.model_ = run.backbone.module
         self.weights_source_, self.weights_sha256_ = run.backbone.weights_source, run.backbone.weights_sha256
-        trainer = self._trainer(run, device, group, seed, extra)
+        augment = augmentation(self.augment)
+        self.cached_features_ = features_stay_fixed(self.get_params(deep=False), augment, group is not None)
+        if not self.cached_features_:
+            trainer = self._trainer(run, device, group, seed, extra)
+            return trainer.fit(train_set, train_targets, val_set, val_targets, int(self.epochs))
+        features = {"preprocess": run.preprocess, "device": device, "batch_size": int(self.batch_size),
+                    "num_workers": int(self.num_workers), "progress": self.progress}
+        train_set = bottleneck_features(run.backbone, train_set, mirror=augment == "flip", **features)
+        if len(val_targets):
+            val_set = bottleneck_features(run.backbone, val_set, **features)
+        trainer = self._trainer(run, device, group, seed, extra, net=run.head)
         return trainer.fit(train_set, train_targets, val_set, val_targets, int(self.epochs))
 
     def _refit(self, classes, targets, images, seed, device, group, start, chosen):

@@ -58,10 +58,14 @@ class Trainer:
     tta : bool, default=False
         Validation averages each image with its mirror image.
     progress : bool, default=True
+    net : torch.nn.Module, optional
+        What turns a batch into logits, when that is not the whole network: the new layer alone,
+        trained on features computed once (:mod:`hybridtl.finetune._cached`).
     """
 
-    def __init__(self, run, callbacks, device, batch_size, augment=None, num_workers=0, tta=False, progress=True):
-        self.run, self.callbacks, self.device = run, list(callbacks), device
+    def __init__(self, run, callbacks, device, batch_size, augment=None, num_workers=0, tta=False, progress=True,
+                 net=None):
+        self.run, self.callbacks, self.device, self.net = run, list(callbacks), device, net
         self.augment, self.num_workers, self.tta, self.progress = augment, num_workers, tta, progress
         self.backoff = BatchBackOff(batch_size, "fit")
         model = run.backbone.module
@@ -123,8 +127,9 @@ class Trainer:
         batches = images.train_batches(run.preprocess, targets, batch_size, self.device, run.generator,
                                        self.augment, self.num_workers)
         self.state.n_batches = math.ceil(len(targets) / batch_size)
-        return run_epoch(model or self.state.model, batches, run.optimizer, run.loss_fn, self.device, run.amp,
-                         run.scaler, (self._batch_begin, self._batch_end))
+        net = model or self.net or self.state.model
+        return run_epoch(net, batches, run.optimizer, run.loss_fn, self.device, run.amp, run.scaler,
+                         (self._batch_begin, self._batch_end))
 
     def _batch_begin(self, i):
         self.state.batch = i
@@ -139,4 +144,4 @@ class Trainer:
         if not len(targets):
             return nan_pair()
         batches = images.batches(self.run.preprocess, self.backoff.batch_size, self.device, self.num_workers)
-        return evaluate(self.state.model, batches, targets, self.device, self.run.amp, self.tta)
+        return evaluate(self.net or self.state.model, batches, targets, self.device, self.run.amp, self.tta)

@@ -1,0 +1,48 @@
+"""Head-only fine-tuning on bottleneck features computed once: the same training as the full forward pass
+every epoch, where nothing random lies between the frozen backbone and the new layer."""
+
+import numpy as np
+import pytest
+
+import hybridtl
+from hybridtl.finetune import FineTuneClassifier
+from hybridtl.images import load_digits_images
+
+# test_efficientnet has no dropout before its classifier: the two paths can agree to the last digits
+FAST = dict(backbone="timm:test_efficientnet", weights=None, image_size=32, epochs=3, batch_size=16,
+            device="cpu", progress=False, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits_images(n_classes=4)
+    return X[:100], y[:100]
+
+
+def test_features_computed_once_train_the_same_model_as_the_full_forward_pass(digits, monkeypatch):
+    X, y = digits
+    cached = FineTuneClassifier(strategy="head", augment=False, **FAST).fit(X, y)
+    assert cached.cached_features_
+    monkeypatch.setattr("hybridtl.finetune._estimator.features_stay_fixed", lambda *args: False)
+    full = FineTuneClassifier(strategy="head", augment=False, **FAST).fit(X, y)
+    assert not full.cached_features_
+    columns = ["train_loss", "train_acc", "val_loss", "val_acc", "lr"]
+    np.testing.assert_allclose(cached.history_[columns].to_numpy(), full.history_[columns].to_numpy(), atol=1e-5)
+    np.testing.assert_allclose(cached.predict_proba(X[:10]), full.predict_proba(X[:10]), atol=1e-5)
+
+
+def test_flips_train_on_the_mirror_images_features_too(digits, tmp_path):
+    X, y = digits
+    clf = FineTuneClassifier(strategy="head", augment="flip", **FAST).fit(X, y)
+    assert clf.cached_features_ and len(clf.history_) == 3 and clf.history_["val_loss"].notna().all()
+    hybridtl.save(clf, tmp_path / "head.hybridtl")  # the fitted model is the whole network, as ever
+    np.testing.assert_array_equal(hybridtl.load(tmp_path / "head.hybridtl").predict_proba(X[:5]),
+                                  clf.predict_proba(X[:5]))
+
+
+@pytest.mark.parametrize("params", [{"augment": "light"}, {"tta": True}, {"bn": "trainable"},
+                                    {"strategy": "full"}, {"strategy": "two_stage"}])
+def test_what_needs_every_epochs_forward_pass_runs_it(digits, params):
+    X, y = digits
+    clf = FineTuneClassifier(**{"strategy": "head", **FAST, "epochs": 1, **params}).fit(X, y)
+    assert not clf.cached_features_
