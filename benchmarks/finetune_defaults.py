@@ -68,8 +68,11 @@ def tints64(seed, per_class=72):
 TASKS = {"digits32": digits32, "digits64": digits64, "photos64": photos64, "tints64": tints64}
 
 
-def plain_loop(X_train, y_train, X_test, size, epochs, seed, lr=3e-4):
-    """The 25-line loop: returns predicted labels for X_test."""
+def plain_loop(X_train, y_train, X_test, size, epochs, seed, lr=3e-4, head_only=False):
+    """The 25-line loop: returns predicted labels for X_test.
+
+    ``head_only``: the network frozen in eval mode and only the new layer trained, at ``lr``.
+    """
 
     from hybridtl.backbones import load_backbone, replace_classifier
     from hybridtl.images import Preprocess, as_image_set
@@ -83,12 +86,17 @@ def plain_loop(X_train, y_train, X_test, size, epochs, seed, lr=3e-4):
     train = as_image_set(X_train).batches(prep, len(X_train), torch.device("cpu"))
     inputs = next(iter(train))
     head_ids = {id(p) for p in head.parameters()}
-    optimizer = torch.optim.Adam([
-        {"params": [p for p in model.parameters() if id(p) not in head_ids], "lr": lr},
-        {"params": list(head.parameters()), "lr": lr * 10}])
+    if head_only:
+        for p in model.parameters():
+            p.requires_grad_(id(p) in head_ids)
+        optimizer = torch.optim.Adam(head.parameters(), lr=lr)
+    else:
+        optimizer = torch.optim.Adam([
+            {"params": [p for p in model.parameters() if id(p) not in head_ids], "lr": lr},
+            {"params": list(head.parameters()), "lr": lr * 10}])
     y = torch.as_tensor(targets)
     for _ in range(epochs):
-        model.train()
+        model.train(not head_only)
         for idx in torch.randperm(len(y)).split(32):
             batch = inputs[idx]
             flip = torch.rand(len(idx)) < 0.5
