@@ -43,12 +43,16 @@ def plot_confusion_matrix(y_true, y_pred, labels, path, title=""):
 
 
 def plot_summary(results, path):
-    """Test accuracy against fit time, one labelled point per recipe (a log time axis).
+    """Test accuracy against fit time, one labelled point per recipe (a log time axis labelled 1, 2, 5, 10, ...).
+
+    With the means and standard deviations over seeds (:func:`run_seeds`'s table), each point
+    shows the mean and its spread as error bars.
 
     Parameters
     ----------
     results : pandas.DataFrame
-        Columns ``recipe``, ``fit_seconds`` and ``accuracy``, as :func:`run_benchmark` returns.
+        Columns ``recipe``, ``fit_seconds`` and ``accuracy`` (:func:`run_benchmark`), or
+        ``recipe``, ``fit_seconds_mean``, ``accuracy_mean`` and ``accuracy_std`` (:func:`run_seeds`).
     path : str or Path
 
     Returns
@@ -63,13 +67,22 @@ def plot_summary(results, path):
     >>> open(path, "rb").read(4)
     b'\x89PNG'
     """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    seeds = "accuracy_mean" in results.columns
     fig, ax = plt.subplots(figsize=(7, 5))
     for row in results.itertuples():
-        ax.scatter(row.fit_seconds, row.accuracy, s=60)
-        ax.annotate(row.recipe, (row.fit_seconds, row.accuracy), textcoords="offset points", xytext=(5, 5))
+        x = row.fit_seconds_mean if seeds else row.fit_seconds
+        y = row.accuracy_mean if seeds else row.accuracy
+        ax.errorbar(x, y, yerr=row.accuracy_std if seeds else None, fmt="o", markersize=8, capsize=4)
+        ax.annotate(row.recipe, (x, y), textcoords="offset points", xytext=(5, 5))
     ax.set_xscale("log")
-    ax.set_xlabel("fit time (s, log scale)")
-    ax.set_ylabel("test accuracy")
+    # matplotlib labels every minor tick of a short log axis (3x10^0 4x10^0 ...), which run into each other
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("fit time (s, log scale)" + (", mean over seeds" if seeds else ""))
+    ax.set_ylabel("test accuracy" + (" (mean and sd over seeds)" if seeds else ""))
     ax.grid(alpha=0.3)
     ax.set_title("accuracy vs fit time per recipe")
     return save_figure(fig, path)
