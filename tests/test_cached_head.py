@@ -46,3 +46,19 @@ def test_what_needs_every_epochs_forward_pass_runs_it(digits, params):
     X, y = digits
     clf = FineTuneClassifier(**{"strategy": "head", **FAST, "epochs": 1, **params}).fit(X, y)
     assert not clf.cached_features_
+
+
+def test_fits_from_the_same_weights_share_one_compiled_runner(monkeypatch):
+    import torch
+
+    import hybridtl.devices._runtimes as runtimes
+
+    runtime = runtimes.resolve_runtime("auto", torch.device("cpu"))  # OpenVINO, or ONNX Runtime without it
+    X, y = load_digits_images(n_classes=2)
+    built = []
+    real = runtimes._BUILDERS[runtime]
+    monkeypatch.setitem(runtimes._BUILDERS, runtime, lambda m, s: built.append(s) or real(m, s))
+    for seed in (0, 1):  # 64 training images and their mirrors at 224 px: enough pixels for compiling to pay
+        clf = FineTuneClassifier(strategy="head", epochs=1, device="cpu", progress=False, random_state=seed)
+        assert clf.fit(X[:80], y[:80]).cached_features_
+    assert built == [224]

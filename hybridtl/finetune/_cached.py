@@ -83,7 +83,10 @@ def bottleneck_features(backbone, images, preprocess, device, batch_size, num_wo
     trunk = without_classifier(backbone).to(device, memory_format=torch.channels_last)
     runtime = resolve_runtime("auto", device)
     pixels = len(images) * preprocess.size**2 * (2 if mirror else 1)
-    runner = compiled_runner(trunk, runtime, preprocess.size) if pixels >= _COMPILE_PAYS_PIXELS else None
+    # the trunk is the pretrained network less its last layer, the same for every fit from the same file:
+    # fits of a grid search, of several seeds, or train and validation reuse one compiled runner
+    identity = ("head input", backbone.config.name, backbone.weights_sha256) if backbone.weights_sha256 else None
+    runner = compiled_runner(trunk, runtime, preprocess.size, identity) if pixels >= _COMPILE_PAYS_PIXELS else None
 
     def forward(batch):
         if runner is not None:
