@@ -43,7 +43,7 @@ def main(argv=None):
         print(f"{name}: {min(values):.2f} s to unpickle and extract {args.images} images (best of {args.rounds})")
     model = pickle.loads(blob).model_
     start = time.perf_counter()
-    runtimes._build(model, "openvino", 224)
+    runtimes._build(model, "openvino", 224, "fp32")
     compile_seconds = time.perf_counter() - start
     start = time.perf_counter()
     weights_digest(model)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..core import POOLINGS
+from ..core import POOLINGS, PRECISIONS
 from ._verbs import cmd_backbones, cmd_bench, cmd_download, cmd_evaluate, cmd_extract, cmd_fit, cmd_predict
 
 __all__ = ["DEFAULT_RECIPES", "build_parser"]
@@ -118,6 +118,8 @@ def build_parser():
     p.add_argument("--pooling", default="avg", choices=POOLINGS)
     p.add_argument("--image-size", type=_positive_int, default=None)
     p.add_argument("--runtime", default="auto", help="auto, torch, openvino or onnxruntime (CPU inference engine)")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                   help="what OpenVINO computes in: fp32, or bf16 on CPUs with bfloat16 units")
     p.add_argument("--seed", type=_int_at_least(0), default=0)
     _runtime_args(p, batch_default="auto")
     p.set_defaults(func=cmd_extract)

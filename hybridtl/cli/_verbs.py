@@ -197,7 +197,8 @@ def cmd_extract(args):
     extractor = CNNFeatureExtractor(backbone=args.backbone, weights=weights, layer=args.layer, pooling=args.pooling,
                                     image_size=args.image_size, batch_size=args.batch_size or "auto",
                                     device=args.device or "auto", num_workers=args.num_workers or 0,
-                                    progress=not args.no_progress, runtime=args.runtime).fit()
+                                    progress=not args.no_progress, runtime=args.runtime,
+                                    precision=args.precision).fit()
     if args.dask:
         return _extract_dask(args, extractor)
     data, _ = _load(args, labelled=False, skipped_csv=_skipped_csv(out))

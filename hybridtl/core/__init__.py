@@ -18,6 +18,7 @@ from ._options import (
     ON_ERROR,
     OPTIMIZERS,
     POOLINGS,
+    PRECISIONS,
     RUNTIMES,
     STEP_EVERY,
     STRATEGIES,
@@ -60,7 +61,7 @@ from ._weights_pickle import CPUWeightsPickle as CPUWeightsPickle, weights_apart
 __all__ = [
     "AUGMENTS", "BN_POLICIES", "DEVICES", "GRID_MODES", "HEADS", "IMAGE_ESTIMATOR_CONSTRAINTS", "LR_SCHEDULES",
     "MIN_IMAGE_SIZE", "ON_ERROR",
-    "OPTIMIZERS", "POOLINGS", "RUNTIMES", "STEP_EVERY", "STRATEGIES", "Boolean", "Callable", "DeviceName",
+    "OPTIMIZERS", "POOLINGS", "PRECISIONS", "RUNTIMES", "STEP_EVERY", "STRATEGIES", "Boolean", "Callable", "DeviceName",
     "InstanceOf", "Interval", "InvalidParameterError", "Options", "check_param", "image_size_constraint",
     "validate_params",
 ]

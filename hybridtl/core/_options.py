@@ -8,7 +8,7 @@ arguments before it imports torch.
 
 __all__ = [
     "AUGMENTS", "BN_POLICIES", "DEVICES", "GRID_MODES", "HEADS", "LR_SCHEDULES", "ON_ERROR", "OPTIMIZERS",
-    "POOLINGS", "RUNTIMES", "STEP_EVERY", "STRATEGIES",
+    "POOLINGS", "PRECISIONS", "RUNTIMES", "STEP_EVERY", "STRATEGIES",
 ]
 
 # fine-tuning (hybridtl.finetune)
@@ -24,6 +24,7 @@ STEP_EVERY = ("epoch", "batch")
 # feature extraction (hybridtl.features)
 POOLINGS = ("avg", "max", "gem", "avgmax")
 RUNTIMES = ("auto", "torch", "openvino", "onnxruntime")
+PRECISIONS = ("fp32", "bf16")
 
 # heads (hybridtl.heads)
 HEADS = ("logreg", "svm", "xgboost")

@@ -180,16 +180,17 @@ def _import_openvino():
 _MISSING = object()
 
 
-def _openvino_runner(model, size):
+def _openvino_runner(model, size, precision="fp32"):
     ov = _import_openvino()
 
     example = torch.zeros(1, 3, size, size)
     with warnings.catch_warnings(), _without_converter_telemetry():
         warnings.simplefilter("ignore")  # tracing warnings about the tap hooks' control flow
         converted = ov.convert_model(model, example_input=example, input=[(-1, 3, size, size)])
-    # f32: on CPUs with bf16 units OpenVINO would otherwise compute in bf16 (features off by ~0.1)
+    # f32 unless bf16 is asked for: on CPUs with bf16 units OpenVINO would otherwise compute in bf16
     # threads: as many as PyTorch uses here, so that OMP_NUM_THREADS (set per dask worker) bounds both
-    compiled = ov.Core().compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+    hint = {"fp32": "f32", "bf16": "bf16"}[precision]
+    compiled = ov.Core().compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": hint,
                                                           "INFERENCE_NUM_THREADS": torch.get_num_threads()})
 
     def run(batch):
@@ -200,7 +201,9 @@ def _openvino_runner(model, size):
     return run
 
 
-def _onnxruntime_runner(model, size):
+def _onnxruntime_runner(model, size, precision="fp32"):
+    if precision != "fp32":
+        raise ValueError(f"ONNX Runtime runs these models in fp32 only, not {precision}")
     import onnxruntime
 
     buffer = io.BytesIO()
@@ -228,7 +231,7 @@ _IDENTITY_SLOTS = 4
 _LOCK = threading.Lock()
 
 
-def compiled_runner(model, runtime, size, identity=None):
+def compiled_runner(model, runtime, size, identity=None, precision="fp32"):
     """A function from a float32 array (n, 3, size, size) to the model's output, or None to run PyTorch.
 
     Built once per (model, runtime, size) in this process; a failure warns
@@ -246,6 +249,8 @@ def compiled_runner(model, runtime, size, identity=None):
     size : int
         The input side the runner is compiled for.
     identity : hashable, optional
+    precision : {"fp32", "bf16"}, default="fp32"
+        What OpenVINO computes in (bf16 on CPUs with bf16 units); the other runtimes take fp32 only.
 
     Returns
     -------
@@ -266,24 +271,25 @@ def compiled_runner(model, runtime, size, identity=None):
         return None
     with _LOCK:
         runners = _RUNNERS.setdefault(model, {})
-        if (runtime, size) not in runners:
-            shared = None if identity is None else (identity, runtime, size)
+        key = (runtime, size, precision)
+        if key not in runners:
+            shared = None if identity is None else (identity, *key)
             if shared is not None and shared in _BY_IDENTITY:
                 _BY_IDENTITY.move_to_end(shared)
-                runners[(runtime, size)] = _BY_IDENTITY[shared]
+                runners[key] = _BY_IDENTITY[shared]
             else:
-                runners[(runtime, size)] = _build(model, runtime, size)
+                runners[key] = _build(model, *key)
                 if shared is not None:
-                    _BY_IDENTITY[shared] = runners[(runtime, size)]
+                    _BY_IDENTITY[shared] = runners[key]
                     while len(_BY_IDENTITY) > _IDENTITY_SLOTS:
                         _BY_IDENTITY.popitem(last=False)
-        return runners[(runtime, size)]
+        return runners[key]
 
 
-def _build(model, runtime, size):
+def _build(model, runtime, size, precision):
     try:
         with torch.inference_mode(False), torch.no_grad():
-            return _BUILDERS[runtime](model, size)
+            return _BUILDERS[runtime](model, size, precision)
     except Exception as exc:  # noqa: BLE001 - any export or compile failure means: run PyTorch
         cause = (str(exc).splitlines() or [""])[0][:300]
         warnings.warn(f"could not run this model in {runtime} ({type(exc).__name__}: {cause}); "

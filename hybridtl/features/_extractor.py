@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ from ..backbones import frozen_trunk, load_backbone
 from ..core import (
     IMAGE_ESTIMATOR_CONSTRAINTS,
     POOLINGS,
+    PRECISIONS,
     RUNTIMES,
     CPUWeightsPickle,
     InstanceOf,
@@ -22,7 +24,15 @@ from ..core import (
     is_dask_collection,
     validate_params,
 )
-from ..devices import autocast, compiled_runner, halving_batches, resolve_device, resolve_runtime, use_amp
+from ..devices import (
+    RuntimeFallbackWarning,
+    autocast,
+    compiled_runner,
+    halving_batches,
+    resolve_device,
+    resolve_runtime,
+    use_amp,
+)
 from ..images import Preprocess, as_image_set, rows_for_readable
 from ._cache import CacheSetting, FeatureCache, image_key, resolve_cache
 from ._memo import check_size, file_stamp, frozen_model, placed, weights_digest
@@ -83,6 +93,12 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         fastest one installed (OpenVINO, then ONNX Runtime, measured 2-2.5x
         eager PyTorch here), PyTorch on CUDA. Features agree with PyTorch's
         within 1e-4. See :func:`hybridtl.features.compiled_runner`.
+    precision : {"fp32", "bf16"}, default="fp32"
+        What OpenVINO computes in: ``"bf16"`` uses the CPU's bfloat16 units
+        where it has them. Other runtimes compute in fp32 (with one
+        ``RuntimeFallbackWarning``). The default stays fp32 until a table of
+        accuracies over several tasks says bf16 costs nothing (the docs'
+        benchmarks page).
 
     Attributes
     ----------
@@ -128,6 +144,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         cache="auto",
         on_error="raise",
         runtime="auto",
+        precision="fp32",
     ):
         self.backbone = backbone
         self.weights = weights
@@ -142,6 +159,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         self.cache = cache
         self.on_error = on_error
         self.runtime = runtime
+        self.precision = precision
 
     _parameter_constraints = {
         **IMAGE_ESTIMATOR_CONSTRAINTS,
@@ -150,6 +168,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         "batch_size": [Options(("auto",)), Interval("integer", 1, None)],
         "cache": [CacheSetting()],
         "runtime": [Options(RUNTIMES)],
+        "precision": [Options(PRECISIONS)],
     }
 
     def check_params(self):
@@ -239,6 +258,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
             "amp": use_amp(self.amp, device),
             "device": device.type,
             "runtime": resolve_runtime(self.runtime, device),
+            "precision": self._precision(resolve_runtime(self.runtime, device)),
             "versions": [__version__, torch.__version__, timm.__version__],
         }
 
@@ -278,7 +298,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         identity = None
         if runtime != "torch":
             identity = (self.backbone, self.layer, self.pooling, weights_digest(self.model_))
-        runner = compiled_runner(self.model_, runtime, self.preprocess_.size, identity)
+        runner = compiled_runner(self.model_, runtime, self.preprocess_.size, identity, self._precision(runtime))
         out = None if on_batch is not None else np.empty((len(images), self.n_features_out_), dtype=np.float32)
         workers = int(self.num_workers)
 
@@ -301,6 +321,14 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
                     out[positions] = features
                 bar.update(len(features))
         return out
+
+    def _precision(self, runtime):
+        """``precision`` where the runtime computes in it (OpenVINO), else "fp32", with one warning."""
+        if self.precision != "fp32" and runtime != "openvino":
+            warnings.warn(f"precision={self.precision!r} needs the OpenVINO runtime (runtime={runtime!r} here); "
+                          "computing in fp32", RuntimeFallbackWarning, stacklevel=4)
+            return "fp32"
+        return self.precision
 
     def _batch_size(self, device, compiled=False):
         """``"auto"``: 64 on CUDA and for a compiled CPU runtime (fewer calls; small images gain most),
