@@ -42,7 +42,7 @@ def test_the_cache_keeps_precisions_apart(photos):
 
 def test_a_runtime_without_bf16_computes_fp32_with_one_warning():
     X, _ = load_digits_images()
-    ext = CNNFeatureExtractor(image_size=32, device="cpu", runtime="torch", precision="bf16", cache=None).fit()
+    ext = CNNFeatureExtractor(image_size=32, device="cpu", runtime="torch", precision="bf16").fit()  # cache="auto"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         got = ext.transform(X[:4])

@@ -258,7 +258,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
             "amp": use_amp(self.amp, device),
             "device": device.type,
             "runtime": resolve_runtime(self.runtime, device),
-            "precision": self._precision(resolve_runtime(self.runtime, device)),
+            "precision": self._precision(resolve_runtime(self.runtime, device), warn=False),
             "versions": [__version__, torch.__version__, timm.__version__],
         }
 
@@ -322,11 +322,12 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
                 bar.update(len(features))
         return out
 
-    def _precision(self, runtime):
+    def _precision(self, runtime, warn=True):
         """``precision`` where the runtime computes in it (OpenVINO), else "fp32", with one warning."""
         if self.precision != "fp32" and runtime != "openvino":
-            warnings.warn(f"precision={self.precision!r} needs the OpenVINO runtime (runtime={runtime!r} here); "
-                          "computing in fp32", RuntimeFallbackWarning, stacklevel=4)
+            if warn:
+                warnings.warn(f"precision={self.precision!r} needs the OpenVINO runtime (runtime={runtime!r} here); "
+                              "computing in fp32", RuntimeFallbackWarning, stacklevel=4)
             return "fp32"
         return self.precision
 
