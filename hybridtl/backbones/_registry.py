@@ -313,24 +313,24 @@ def list_backbones():
     import pandas as pd
     import torchvision
 
-    rows = [("embedded", name, FAMILIES["embedded"].imagenet_file(name, None)) for name in EMBEDDED]
-    for arch in torchvision.models.list_models(module=torchvision.models):
-        rows.append(("torchvision", f"torchvision:{arch}", FAMILIES["torchvision"].imagenet_file(None, arch)))
-    for arch in _cached_timm_architectures():
-        rows.append(("timm", f"timm:{arch}", timm_cached_file(arch)))
-    return pd.DataFrame(
-        [(name, family, _status(family, name, path), path is not None, path or "") for family, name, path in rows],
-        columns=["name", "family", "weights", "weights_available", "weights_file"],
-    )
+    rows = [("embedded", name, EMBEDDED[name][0]) for name in EMBEDDED]
+    rows += [("torchvision", f"torchvision:{arch}", arch)
+             for arch in torchvision.models.list_models(module=torchvision.models)]
+    rows += [("timm", f"timm:{arch}", arch) for arch in _cached_timm_architectures()]
+    table = []
+    for family, name, arch in rows:
+        path = FAMILIES[family].imagenet_file(name, arch)
+        table.append((name, family, _status(family, name, arch, path), path is not None, path or ""))
+    return pd.DataFrame(table, columns=["name", "family", "weights", "weights_available", "weights_file"])
 
 
-def _status(family, name, path):
+def _status(family, name, arch, path):
     """Where a backbone's ImageNet weights are: embedded, cached, downloadable, not installed, or none."""
     if family == "embedded":
         return "embedded" if path else "not installed"
     if path:
         return "cached"
-    return "downloadable" if FAMILIES[family].source(name, resolve(name)[1]) else "none"
+    return "downloadable" if FAMILIES[family].source(name, arch) else "none"
 
 
 def _cached_timm_architectures():

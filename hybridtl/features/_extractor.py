@@ -246,6 +246,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         from .. import __version__
 
         device = resolve_device(self.device)
+        runtime = resolve_runtime(self.runtime, device)
         weights = self.weights_source_
         if weights == "random":  # random weights differ between processes: key them by their values
             weights = weights_digest(self.model_)
@@ -257,8 +258,8 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
             "preprocess": dataclasses.asdict(self.preprocess_),
             "amp": use_amp(self.amp, device),
             "device": device.type,
-            "runtime": resolve_runtime(self.runtime, device),
-            "precision": self._precision(resolve_runtime(self.runtime, device), warn=False),
+            "runtime": runtime,
+            "precision": self._precision(runtime, warn=False),
             "versions": [__version__, torch.__version__, timm.__version__],
         }
 
