@@ -10,6 +10,7 @@ The sub-packages, each importing only those below it:
 * ``features`` (the frozen-CNN transformer), ``finetune`` (the fine-tuning classifier and its trainer);
 * ``heads`` (scikit-learn heads on the features);
 * ``recipes``, ``serialization``;
+* ``auto`` (the best recipe within a time budget);
 * ``evaluation`` (predictions, interpretation, the benchmark);
 * ``scaleout`` (dask);
 * ``cli``.
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 
 # public name -> the sub-package that exports it
 _LAZY = {
+    "AutoClassifier": "auto",
     "CNNFeatureExtractor": "features",
     "ClassificationInterpretation": "evaluation",
     "FineTuneClassifier": "finetune",

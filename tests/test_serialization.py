@@ -45,7 +45,7 @@ def test_every_recipe_round_trips_with_identical_probabilities(name, labelled, t
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     np.testing.assert_array_equal(loaded.classes_, model.classes_)
     with zipfile.ZipFile(path) as archive:
-        assert sorted(archive.namelist()) == ["manifest.json", "model.skops", "weights.safetensors"]
+        assert sorted(archive.namelist()) == ["card.json", "manifest.json", "model.skops", "weights.safetensors"]
 
 
 def test_fine_tuned_history_survives(labelled, tmp_path):

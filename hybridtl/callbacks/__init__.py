@@ -6,13 +6,14 @@ after the built-in ones, on a fresh copy for every ``fit``. Ready-made:
 :class:`Checkpoint`, :class:`LRScheduler` (any ``torch.optim.lr_scheduler``),
 :class:`PrintLog` (what ``verbose=1`` adds). The built-in ones:
 :class:`LRSchedule`, :class:`BatchNormPolicy`, :class:`EarlyStopping`,
-:class:`TerminateOnNaN`, :class:`StopAfter`.
+:class:`TerminateOnNaN`, :class:`StopAfter`; and :class:`TimeLimit`, which the auto search gives
+each fine-tuning contender.
 """
 
 from ._base import HOOKS, Callback, TrainState
 from ._logging import Checkpoint, PrintLog
 from ._lr_scheduler import LRSchedule, LRScheduler
-from ._training import BatchNormPolicy, EarlyStopping, StopAfter, TerminateOnNaN
+from ._training import BatchNormPolicy, EarlyStopping, StopAfter, TerminateOnNaN, TimeLimit
 
 # isort: split
 # Shared with hybridtl's other packages; not part of the documented API.
@@ -20,9 +21,9 @@ from ._base import CallbackList as CallbackList, cpu_copy as cpu_copy, fresh_cop
 from ._lr_scheduler import scale_rates as scale_rates
 
 for _public in (Callback, TrainState, Checkpoint, PrintLog, LRSchedule, LRScheduler, BatchNormPolicy,
-                EarlyStopping, StopAfter, TerminateOnNaN):
+                EarlyStopping, StopAfter, TerminateOnNaN, TimeLimit):
     _public.__module__ = __name__  # saved files and pickles name the public home, not the private module
 del _public
 
 __all__ = ["HOOKS", "BatchNormPolicy", "Callback", "Checkpoint", "EarlyStopping", "LRSchedule", "LRScheduler",
-           "PrintLog", "StopAfter", "TerminateOnNaN", "TrainState"]
+           "PrintLog", "StopAfter", "TerminateOnNaN", "TimeLimit", "TrainState"]

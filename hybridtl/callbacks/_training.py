@@ -1,9 +1,10 @@
 """Callbacks that decide what trains and when training ends: BatchNorm statistics, early stopping,
-a non-finite loss, a fixed number of epochs."""
+a non-finite loss, a fixed number of epochs, a time limit."""
 
 from __future__ import annotations
 
 import math
+import time
 import warnings
 
 from torch import nn
@@ -11,7 +12,7 @@ from torch import nn
 from ..core import BN_POLICIES, Options, check_param
 from ._base import Callback, cpu_copy
 
-__all__ = ["BatchNormPolicy", "EarlyStopping", "StopAfter", "TerminateOnNaN"]
+__all__ = ["BatchNormPolicy", "EarlyStopping", "StopAfter", "TerminateOnNaN", "TimeLimit"]
 
 # every BatchNorm flavour in torch (timm's BatchNormAct2d is a BatchNorm2d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
@@ -166,3 +167,42 @@ class StopAfter(Callback):
     def on_epoch_end(self, state):
         if state.epoch + 1 >= self.epochs:
             state.stop = True
+
+
+class TimeLimit(Callback):
+    """Stop when the next epoch would end after ``seconds`` from the start of training.
+
+    After each epoch it compares the time left with the longest epoch so far, so
+    training ends at an epoch boundary before the limit rather than after it; the
+    first epoch always runs. Early stopping's best weights are kept as usual.
+    :class:`hybridtl.AutoClassifier` gives each fine-tuning contender one, so a
+    contender never runs past the search's budget.
+
+    Parameters
+    ----------
+    seconds : float
+
+    Examples
+    --------
+    >>> limit, state = TimeLimit(0.0), TrainState(model=None, head=None, blocks=[], optimizer=None)
+    >>> limit.on_train_begin(state)
+    >>> limit.on_epoch_begin(state)
+    >>> limit.on_epoch_end(state)
+    >>> state.stop, limit.stopped
+    (True, True)
+    """
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def on_train_begin(self, state):
+        self.start, self.longest, self.stopped = time.monotonic(), 0.0, False
+
+    def on_epoch_begin(self, state):
+        self.epoch_start = time.monotonic()
+
+    def on_epoch_end(self, state):
+        now = time.monotonic()
+        self.longest = max(self.longest, now - self.epoch_start)
+        if now + self.longest > self.start + self.seconds and state.epoch + 1 < state.epochs:
+            state.stop = self.stopped = True

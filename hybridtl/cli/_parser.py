@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from ..core import POOLINGS, PRECISIONS
-from ._verbs import cmd_backbones, cmd_bench, cmd_download, cmd_evaluate, cmd_extract, cmd_fit, cmd_predict
+from ..core import POOLINGS, PRECISIONS, SCORINGS, parse_duration
+from ._verbs import (
+    cmd_backbones,
+    cmd_bench,
+    cmd_download,
+    cmd_evaluate,
+    cmd_extract,
+    cmd_fit,
+    cmd_info,
+    cmd_predict,
+)
 
 __all__ = ["DEFAULT_RECIPES", "build_parser"]
 
@@ -44,6 +53,14 @@ def _int_at_least(low):
 
 
 _positive_int = _int_at_least(1)
+
+
+def _duration(text):
+    """--time-budget: seconds, or a number with s, m or h."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _batch_size(text):
@@ -124,9 +141,14 @@ def build_parser():
     _runtime_args(p, batch_default="auto")
     p.set_defaults(func=cmd_extract)
 
-    p = verbs.add_parser("fit", help="fit a recipe and save the model")
+    p = verbs.add_parser("fit", help="fit a recipe, or the best within a time budget (--recipe auto), and save it")
     _data_args(p)
-    p.add_argument("--recipe", required=True, help="a built-in recipe name or a recipe .py file")
+    p.add_argument("--recipe", required=True,
+                   help="a built-in recipe name, a recipe .py file, or 'auto': the best recipe within --time-budget")
+    p.add_argument("--time-budget", type=_duration, default=None, metavar="DURATION",
+                   help="with --recipe auto: the time for the whole search, refit included, in seconds or as 90s, "
+                        "10m, 1h (default 10m)")
+    p.add_argument("--scoring", default="accuracy", choices=SCORINGS, help="with --recipe auto: what wins")
     p.add_argument("--out", required=True, help="model file, e.g. model.hybridtl (a safe format whatever the suffix)")
     p.add_argument("--grid", action="store_true", help="tune the recipe's GRID with GridSearchCV")
     p.add_argument("--cv", type=_int_at_least(2), default=3, help="folds for --grid")
@@ -141,6 +163,12 @@ def build_parser():
     _dask_args(p)
     _runtime_args(p)
     p.set_defaults(func=cmd_predict)
+
+    p = verbs.add_parser("info", help="the model card of a model file: classes, recipe, leaderboard, backbone, "
+                         "validation metrics, versions")
+    p.add_argument("model", help="a model file written by 'hybridtl fit' or hybridtl.save")
+    p.add_argument("--json", action="store_true", help="print the card as JSON")
+    p.set_defaults(func=cmd_info)
 
     p = verbs.add_parser("evaluate", help="accuracy, macro-F1, classification report, confusion matrix")
     _model_args(p)
@@ -161,6 +189,10 @@ def build_parser():
                         "alone) also the fine-tuning ones (a full training per grid point); 'none'")
     p.add_argument("--seeds", type=_positive_int, default=1,
                    help="repeat with N seeds (split and training), from --seed on; report mean and spread")
+    p.add_argument("--time-budget", type=_duration, default=None, metavar="DURATION",
+                   help="instead of running every recipe to the end: the auto search over --recipes within this "
+                        "time on the train and validation parts, its leaderboard, and its winner scored on the test "
+                        "part")
     _settings_args(p)
     p.set_defaults(func=cmd_bench)
     return parser

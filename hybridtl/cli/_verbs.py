@@ -219,27 +219,128 @@ def cmd_extract(args):
 
 def cmd_fit(args):
     check_writable(args.out)
-    from sklearn.model_selection import GridSearchCV
-
+    if args.recipe != "auto" and args.time_budget is not None:
+        raise ValueError("--time-budget is for --recipe auto (the search for the best recipe within a time)")
+    if args.recipe == "auto" and args.grid:
+        raise ValueError("--grid does not go with --recipe auto, which tunes every recipe's GRID itself")
     from ..finetune import is_main_process
-    from ..recipes import load_recipe
-    from ..serialization import save
+    from ..serialization import model_card, save
 
-    recipe = load_recipe(args.recipe)
-    estimator = recipe.build(**_settings(args))
     data, _ = _load(args, skipped_csv=_skipped_csv(args.out), to_train=True)
-    if args.grid:
-        search = GridSearchCV(estimator, recipe.grid, cv=args.cv).fit(data.X, data.y)
-        estimator = search.best_estimator_
-        print(f"best parameters {search.best_params_} (cv accuracy {search.best_score_:.4f})")
+    if args.recipe == "auto":
+        estimator, recipe, validation = _fit_auto(args, data), None, None
     else:
-        estimator.fit(data.X, data.y)
+        estimator, recipe, validation = _fit_recipe(args, data)
     if _interrupted(estimator):
         raise Interrupted
     if not is_main_process():  # under torchrun every rank holds the same model: rank 0 writes it
         return
-    save(estimator, args.out)
-    print(f"fitted {recipe.name} on {len(data.y)} images; saved {args.out}")
+    save(estimator, args.out, card=model_card(estimator, y=data.y, recipe=recipe, validation=validation))
+    name = f"auto ({estimator.best_})" if args.recipe == "auto" else recipe.name
+    print(f"fitted {name} on {len(data.y)} images; saved {args.out} ('hybridtl info {args.out}' shows its card)")
+
+
+def _fit_auto(args, data):
+    """The auto search within --time-budget; its leaderboard printed; the search itself, fitted."""
+    from ..auto import AutoClassifier
+
+    settings = _settings(args)
+    auto = AutoClassifier(time_budget=args.time_budget or 600.0, scoring=args.scoring, random_state=args.seed,
+                          device=settings["device"], progress=settings["progress"], image_size=args.image_size,
+                          epochs=args.epochs, batch_size=settings["batch_size"], augment=settings["augment"],
+                          **{k: settings[k] for k in ("backbone", "weights") if k in settings})
+    auto.fit(data.X, data.y)
+    print(auto.leaderboard_.round(4).to_markdown(index=False))
+    stopped = " (stopped by Ctrl-C: the best model so far)" if auto.interrupted_ else ""
+    refit = "refit on all the images" if auto.refit_ else "trained on the first fold (no time to refit)"
+    print(f"\nwinner: {auto.best_}, {refit}{stopped}; {auto.elapsed_:.0f} s of a {auto.time_budget_:.0f} s budget")
+    return auto
+
+
+def _fit_recipe(args, data):
+    """(the recipe's estimator fitted, the recipe, validation metrics for the card or None)."""
+    from sklearn.model_selection import GridSearchCV
+
+    from ..recipes import load_recipe
+
+    recipe = load_recipe(args.recipe)
+    estimator = recipe.build(**_settings(args))
+    if args.grid:
+        search = GridSearchCV(estimator, recipe.grid, cv=args.cv).fit(data.X, data.y)
+        print(f"best parameters {search.best_params_} (cv accuracy {search.best_score_:.4f})")
+        validation = {"accuracy": float(search.best_score_), "n_folds": args.cv,
+                      "source": f"GridSearchCV: mean accuracy over {args.cv} folds of the parameters kept"}
+        return search.best_estimator_, recipe, validation
+    estimator.fit(data.X, data.y)
+    return estimator, recipe, _cross_validated(estimator, recipe, data)
+
+
+def _cross_validated(estimator, recipe, data):
+    """Out-of-fold accuracy, macro-F1 and calibration error of a cheap recipe (features come from the memory
+    cache, so only the head refits); None for fine-tuning, whose card reports its own validation part."""
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from ..core import validation_metrics
+
+    smallest = int(np.unique(data.y, return_counts=True)[1].min())
+    if recipe.kind == "finetune" or smallest < 2:
+        return None
+    folds = StratifiedKFold(min(5, smallest), shuffle=True, random_state=0)
+    proba = cross_val_predict(clone(estimator), data.X, data.y, cv=folds, method="predict_proba")
+    return {**validation_metrics(data.y, proba, estimator.classes_),
+            "source": f"{folds.n_splits}-fold cross-validation of the recipe (out-of-fold predictions)"}
+
+
+def cmd_info(args):
+    """Print the model card of a model file; reads JSON only, loads no model and imports no torch."""
+    import json
+
+    from ..serialization import read_card
+
+    card = read_card(args.model)
+    if card is None:
+        raise ValueError(f"{args.model!r} was written before model files held a card (format version 1); "
+                         "save it again with this version to add one")
+    if args.json:
+        print(json.dumps(card, indent=1))
+        return
+    print(_card_text(card))
+
+
+def _card_text(card):
+    """The card as lines for people."""
+    import pandas as pd
+
+    lines = [f"model        {card['model']}", f"created      {card['created']}"]
+    if card.get("recipe"):
+        recipe = card["recipe"]
+        lines.append(f"recipe       {recipe['name']} ({recipe['kind']}): {recipe['description']}")
+    if card.get("auto"):
+        auto = card["auto"]
+        refit = "refit on all the images" if auto["refit"] else "not refit"
+        lines.append(f"auto         winner {auto['best']}, {refit}; {auto['elapsed_seconds']:.0f} s of a "
+                     f"{auto['time_budget_seconds']:.0f} s budget")
+    classes = ", ".join(f"{c['class']} ({c['count']})" if c["count"] is not None else c["class"]
+                        for c in card["classes"])
+    lines.append(f"classes      {len(card['classes'])}: {classes}")
+    for backbone in card.get("backbones") or []:
+        lines.append(f"backbone     {backbone['backbone']} in {backbone['used_by']}, weights sha256 "
+                     f"{backbone['weights_sha256'] or '(random weights)'}")
+        if backbone.get("preprocessing"):
+            lines.append("preprocess   " + ", ".join(f"{k}={v}" for k, v in backbone["preprocessing"].items()))
+    validation = card.get("validation")
+    if validation:
+        metrics = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                            for k, v in validation.items() if k != "source")
+        lines.append(f"validation   {metrics} ({validation.get('source', '')})")
+    else:
+        lines.append("validation   not measured")
+    lines.append("versions     " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()))
+    if card.get("leaderboard"):
+        lines += ["", "leaderboard", pd.DataFrame(card["leaderboard"]).round(4).to_markdown(index=False)]
+    return "\n".join(lines)
 
 
 # predict streams its input in chunks of this many images, so its memory stays flat in their number
@@ -373,7 +474,11 @@ def cmd_bench(args):
 
     for name in args.recipes:
         load_recipe(name)  # an unknown recipe fails before any work
+    if args.time_budget is not None and args.seeds > 1:
+        raise ValueError("--time-budget runs one auto search; give --seeds 1 (or run it once per --seed)")
     data, _ = _load(args, skipped_csv=Path(args.out) / "skipped.csv", to_train=True)
+    if args.time_budget is not None:
+        return _bench_budgeted(args, data)
     if args.seeds > 1:
         seeds = list(range(args.seed, args.seed + args.seeds))
         results = run_seeds(data, args.recipes, args.out, seeds, settings=_settings(args), grid=args.grid,
@@ -390,3 +495,18 @@ def cmd_bench(args):
     print(f"\nwrote {args.out}/results.csv, results.md, summary.png and one confusion matrix per recipe")
 
 
+
+
+def _bench_budgeted(args, data):
+    import numpy as np
+
+    from ..evaluation import run_budgeted
+
+    board, results = run_budgeted(data, args.recipes, args.out, args.time_budget, settings=_settings(args),
+                                  random_state=args.seed, progress=not args.no_progress)
+    print(f"{data.name}: {len(data.y)} images, {len(np.unique(data.y))} classes, split 60/20/20 (seed {args.seed}); "
+          f"the auto search on the 80 % train + validation within {args.time_budget:.0f} s, its winner tested")
+    print(board.round(4).to_markdown(index=False))
+    print()
+    print(results.round(4).to_markdown(index=False))
+    print(f"\nwrote {args.out}/leaderboard.csv, leaderboard.md, results.csv, results.md and confusion_auto.png")

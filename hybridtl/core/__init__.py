@@ -20,6 +20,7 @@ from ._options import (
     POOLINGS,
     PRECISIONS,
     RUNTIMES,
+    SCORINGS,
     STEP_EVERY,
     STRATEGIES,
 )
@@ -41,11 +42,18 @@ from ._validation import (
 # isort: split
 # Shared with hybridtl's other packages; not part of the documented API.
 from ._atomic import atomic_path as atomic_path, check_writable as check_writable, save_figure as save_figure
+from ._durations import format_duration as format_duration, parse_duration as parse_duration
 from ._labels import (
     align_labels as align_labels,
     check_two_classes as check_two_classes,
     encode_labels as encode_labels,
     labels_from_proba as labels_from_proba,
+)
+from ._metrics import (
+    bootstrap_sd as bootstrap_sd,
+    expected_calibration_error as expected_calibration_error,
+    score_proba as score_proba,
+    validation_metrics as validation_metrics,
 )
 from ._partitions import (
     PART_NAME as PART_NAME,
@@ -60,8 +68,8 @@ from ._weights_pickle import CPUWeightsPickle as CPUWeightsPickle, weights_apart
 
 __all__ = [
     "AUGMENTS", "BN_POLICIES", "DEVICES", "GRID_MODES", "HEADS", "IMAGE_ESTIMATOR_CONSTRAINTS", "LR_SCHEDULES",
-    "MIN_IMAGE_SIZE", "ON_ERROR",
-    "OPTIMIZERS", "POOLINGS", "PRECISIONS", "RUNTIMES", "STEP_EVERY", "STRATEGIES", "Boolean", "Callable", "DeviceName",
+    "MIN_IMAGE_SIZE", "ON_ERROR", "OPTIMIZERS", "POOLINGS", "PRECISIONS", "RUNTIMES", "SCORINGS", "STEP_EVERY",
+    "STRATEGIES", "Boolean", "Callable", "DeviceName",
     "InstanceOf", "Interval", "InvalidParameterError", "Options", "check_param", "image_size_constraint",
     "validate_params",
 ]

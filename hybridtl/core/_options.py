@@ -8,7 +8,7 @@ arguments before it imports torch.
 
 __all__ = [
     "AUGMENTS", "BN_POLICIES", "DEVICES", "GRID_MODES", "HEADS", "LR_SCHEDULES", "ON_ERROR", "OPTIMIZERS",
-    "POOLINGS", "PRECISIONS", "RUNTIMES", "STEP_EVERY", "STRATEGIES",
+    "POOLINGS", "PRECISIONS", "RUNTIMES", "SCORINGS", "STEP_EVERY", "STRATEGIES",
 ]
 
 # fine-tuning (hybridtl.finetune)
@@ -35,3 +35,6 @@ ON_ERROR = ("raise", "skip")
 
 # the side-by-side benchmark: whose GRID is tuned (hybridtl.evaluation.run_benchmark)
 GRID_MODES = ("auto", "all", "none")
+
+# what the auto search picks the winner by (hybridtl.auto.AutoClassifier): scikit-learn scorer names, higher is better
+SCORINGS = ("accuracy", "balanced_accuracy", "f1_macro", "neg_log_loss")

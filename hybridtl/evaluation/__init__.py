@@ -1,9 +1,9 @@
 """Evaluation: predictions with the image work done once, the prediction table, which images a model gets
-wrong (interpretation), pictures of results, the side-by-side benchmark of recipes, and scikit-learn's
-estimator checks shaped for images."""
+wrong (interpretation), pictures of results, the side-by-side benchmark of recipes (each to the end, or
+within a time budget), and scikit-learn's estimator checks shaped for images."""
 
 from ..core import GRID_MODES, align_labels, labels_from_proba
-from ._bench import run_benchmark, run_seeds, split_three
+from ._bench import run_benchmark, run_budgeted, run_seeds, split_three
 from ._image_checks import EQUIVALENTS, image_checks, make_images
 from ._interpretation import ClassificationInterpretation
 from ._plots import plot_confusion_matrix, plot_summary
@@ -19,5 +19,5 @@ ClassificationInterpretation.__module__ = __name__  # its public home, as saved 
 __all__ = [
     "EQUIVALENTS", "GRID_MODES", "ClassificationInterpretation", "align_labels", "image_checks",
     "labels_and_proba", "labels_from_proba", "make_images", "plot_confusion_matrix", "plot_summary",
-    "prediction_table", "run_benchmark", "run_seeds", "split_three",
+    "prediction_table", "run_benchmark", "run_budgeted", "run_seeds", "split_three",
 ]

@@ -13,6 +13,7 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import GridSearchCV, PredefinedSplit, train_test_split
 
+from ..auto import AutoClassifier
 from ..core import GRID_MODES, Options, atomic_path, check_param
 from ..devices import resolve_device
 from ..finetune import plot_history
@@ -20,7 +21,8 @@ from ..images import subset
 from ..recipes import load_recipe
 from ._plots import plot_confusion_matrix, plot_summary
 
-__all__ = ["COLUMNS", "PeakRSS", "run_benchmark", "run_seeds", "searches", "shared_extraction", "split_three"]
+__all__ = ["COLUMNS", "PeakRSS", "run_benchmark", "run_budgeted", "run_seeds", "searches", "shared_extraction",
+           "split_three"]
 
 COLUMNS = ["recipe", "kind", "accuracy", "macro_f1", "fit_seconds", "shared_extract_seconds", "predict_seconds",
            "predict_images_per_s", "peak_rss_mb", "peak_gpu_mb", "device", "epochs_run", "grid_best"]
@@ -290,3 +292,66 @@ def run_seeds(data, recipes, out_dir, seeds, settings=None, grid="auto", progres
         tmp.write_text(summary.round(4).to_markdown(index=False) + "\n")
     plot_summary(summary, out / "summary.png")
     return summary
+
+
+def run_budgeted(data, recipes, out_dir, time_budget, settings=None, val_size=0.2, test_size=0.2, random_state=0,
+                 progress=True):
+    """The side-by-side report within a time budget: the auto search over ``recipes``, its winner tested.
+
+    :class:`~hybridtl.auto.AutoClassifier` runs on the train and validation parts of the same
+    60/20/20 split as :func:`run_benchmark` (cheap contenders by cross-validation, fine-tuning by
+    successive halving, each skipped or stopped when time runs short), and its winner is scored
+    once on the test part. Writes ``leaderboard.csv`` / ``.md`` (every contender, with its status),
+    ``results.csv`` / ``.md`` (the winner's test scores and times) and ``confusion_auto.png``.
+
+    Parameters
+    ----------
+    data : hybridtl.images.Dataset
+    recipes : list of str
+    out_dir : str or Path
+    time_budget : float or str
+        Seconds, or a duration such as ``"10m"``.
+    settings : dict, optional
+        ``image_size``, ``device``, ``epochs``, ``batch_size``, ``augment``, ``progress``, ``backbone``, ``weights``.
+    val_size, test_size : float, default=0.2
+    random_state : int, default=0
+    progress : bool, default=True
+
+    Returns
+    -------
+    leaderboard, results : pandas.DataFrame
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from hybridtl.images import load_data
+    >>> data = load_data("digits", limit_per_class=10)
+    >>> board, results = run_budgeted(data, ["pixels_logreg"], tempfile.mkdtemp(), 30, progress=False)
+    >>> results[["winner", "within_budget"]].values.tolist()
+    [['pixels_logreg', True]]
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = dict(settings or {})
+    keys = ("image_size", "device", "epochs", "batch_size", "augment", "backbone", "weights")
+    train, val, test = split_three(data.y, val_size, test_size, random_state)
+    fit_part, test_part = subset(data, np.sort(np.r_[train, val])), subset(data, test)
+    auto = AutoClassifier(time_budget=time_budget, recipes=list(recipes), random_state=random_state,
+                          progress=progress, **{k: settings[k] for k in keys if settings.get(k) is not None})
+    start = time.perf_counter()
+    auto.fit(fit_part.X, fit_part.y)
+    fit_seconds = time.perf_counter() - start
+    predicted = auto.predict(test_part.X)
+    results = pd.DataFrame([{
+        "winner": auto.best_, "accuracy": accuracy_score(test_part.y, predicted),
+        "macro_f1": f1_score(test_part.y, predicted, average="macro"), "fit_seconds": fit_seconds,
+        "time_budget": auto.time_budget_, "within_budget": fit_seconds <= auto.time_budget_ * 1.1,
+        "refit": auto.refit_}])
+    for name, frame in (("leaderboard", auto.leaderboard_), ("results", results)):
+        with atomic_path(out / f"{name}.csv") as tmp:
+            frame.to_csv(tmp, index=False)
+        with atomic_path(out / f"{name}.md") as tmp:
+            tmp.write_text(frame.round(4).to_markdown(index=False) + "\n")
+    plot_confusion_matrix(test_part.y, predicted, np.unique(data.y), out / "confusion_auto.png",
+                          title=f"auto: {auto.best_}")
+    return auto.leaderboard_, results

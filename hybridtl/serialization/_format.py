@@ -6,7 +6,10 @@ a colleague or a model hub is code. A ``.hybridtl`` file is a zip of
 * ``manifest.json``: format, version, the model's class;
 * ``weights.safetensors``: every torch tensor (safetensors holds only data);
 * ``model.skops``: the estimators' parameters and fitted state, written by
-  ``skops.io``, which rebuilds objects only of types it is told to trust.
+  ``skops.io``, which rebuilds objects only of types it is told to trust;
+* ``card.json``: the model card (:func:`hybridtl.serialization.model_card`), plain JSON
+  that :func:`read_card` reads without loading the model (format version 2; files of
+  version 1 have none and still load).
 
 :func:`load` trusts scikit-learn's own types (skops' default), numpy data and
 the explicit list :data:`TRUSTED` of hybridtl, calibration and XGBoost types
@@ -40,12 +43,13 @@ import zipfile
 
 from ..core import atomic_path, weights_apart
 
-__all__ = ["FORMAT", "TRUSTED", "TRUSTED_PREFIXES", "DamagedModelFileError", "is_hybridtl_file", "load", "save",
-           "starts_like_hybridtl_file"]
+__all__ = ["FORMAT", "TRUSTED", "TRUSTED_PREFIXES", "DamagedModelFileError", "is_hybridtl_file", "load", "read_card",
+           "save", "starts_like_hybridtl_file"]
 
-FORMAT, VERSION = "hybridtl-model", 1
-# the zip's entries, each stored uncompressed (ZIP_STORED), as save writes them
-_ENTRIES = ("manifest.json", "model.skops", "weights.safetensors")
+FORMAT, VERSION = "hybridtl-model", 2
+# the zip's entries, each stored uncompressed (ZIP_STORED), as save writes them; version 1 had no card
+_ENTRIES = ("manifest.json", "model.skops", "weights.safetensors", "card.json")
+_ENTRIES_V1 = _ENTRIES[:3]
 _MAX_MANIFEST = 64 * 1024
 
 TRUSTED = (
@@ -64,22 +68,29 @@ TRUSTED = (
     "hybridtl.callbacks.Checkpoint",
     "hybridtl.callbacks.LRScheduler",
     "hybridtl.callbacks.PrintLog",
+    "hybridtl.callbacks.TimeLimit",
+    "hybridtl.auto.AutoClassifier",
+    "sklearn.utils._bunch.Bunch",  # a dict with attribute access: VotingClassifier's named_estimators_
 )
 # Classes named here are only looked up, never called, on load: the schedulers an LRScheduler names.
 TRUSTED_PREFIXES = ("torch.optim.lr_scheduler.",)
 
 
-def save(model, path):
+def save(model, path, card=None):
     """Write ``model`` (any hybridtl estimator, Pipeline or scikit-learn classifier) to ``path`` safely.
 
     The file is written atomically: an earlier file at ``path`` stays intact
     if saving fails. Weights are stored on the CPU, so a GPU-fitted model
-    loads anywhere.
+    loads anywhere. The file holds the model card too: ``card``, or what
+    :func:`~hybridtl.serialization.model_card` reads from the model.
 
     Parameters
     ----------
     model : estimator
     path : str or Path
+    card : dict, optional
+        The card, as :func:`~hybridtl.serialization.model_card` makes it (with the training
+        labels' counts, the recipe, validation metrics).
 
     Returns
     -------
@@ -97,6 +108,9 @@ def save(model, path):
     import safetensors.torch
     import skops.io
 
+    from ._card import model_card
+
+    card = model_card(model) if card is None else card
     with weights_apart({}) as tensors:
         state = skops.io.dumps(model)
     manifest = {"format": FORMAT, "version": VERSION, "class": f"{type(model).__module__}.{type(model).__qualname__}"}
@@ -105,6 +119,7 @@ def save(model, path):
             archive.writestr("manifest.json", json.dumps(manifest))
             archive.writestr("model.skops", state)
             archive.writestr("weights.safetensors", safetensors.torch.save(tensors) if tensors else b"")
+            archive.writestr("card.json", json.dumps(card, indent=1))
 
 
 class DamagedModelFileError(ValueError):
@@ -164,7 +179,7 @@ def _read_entries(path):
     with zipfile.ZipFile(path) as archive:
         infos = archive.infolist()
         names = sorted(info.filename for info in infos)
-        if names != sorted(_ENTRIES):
+        if names not in (sorted(_ENTRIES), sorted(_ENTRIES_V1)):
             raise DamagedModelFileError(f"its entries are {names[:6]}, not {list(_ENTRIES)}")
         for info in infos:
             stored = info.compress_type == zipfile.ZIP_STORED and info.compress_size == info.file_size
@@ -173,7 +188,8 @@ def _read_entries(path):
                     f"entry {info.filename!r} declares {info.file_size} bytes, compressed (method "
                     f"{info.compress_type}) to {info.compress_size}, in a file of {size}; the format stores each "
                     "entry uncompressed")
-        return archive.read("model.skops"), archive.read("weights.safetensors")
+        card = archive.read("card.json") if "card.json" in names else None
+        return archive.read("model.skops"), archive.read("weights.safetensors"), card
 
 
 def load(path):
@@ -216,7 +232,7 @@ def load(path):
             raise _damaged(path, ValueError("its zip directory cannot be read (a truncated file?)"))
         raise ValueError(f"{str(path)!r} is not a hybridtl model file (written by hybridtl.save or 'hybridtl fit')")
     try:
-        state, weights = _read_entries(path)
+        state, weights, _ = _read_entries(path)
         named = skops.io.get_untrusted_types(data=state)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise _damaged(path, exc) from None
@@ -245,3 +261,34 @@ def starts_like_hybridtl_file(path):
 def _damaged(path, exc):
     reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
     return DamagedModelFileError(f"{str(path)!r} is a damaged hybridtl model file ({reason})")
+
+
+def read_card(path):
+    """The model card of a file written by :func:`save`, without loading the model (None for a version-1 file).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    dict or None
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> path = tempfile.mkdtemp() + "/model.hybridtl"
+    >>> save(LogisticRegression().fit(np.eye(4), [0, 1, 0, 1]), path)
+    >>> read_card(path)["model"]
+    'sklearn.linear_model._logistic.LogisticRegression'
+    """
+    if not is_hybridtl_file(path):
+        if starts_like_hybridtl_file(path):
+            raise _damaged(path, ValueError("its zip directory cannot be read (a truncated file?)"))
+        raise ValueError(f"{str(path)!r} is not a hybridtl model file (written by hybridtl.save or 'hybridtl fit')")
+    try:
+        _, _, card = _read_entries(path)
+        return None if card is None else json.loads(card)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise _damaged(path, exc) from None
