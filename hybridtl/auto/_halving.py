@@ -112,7 +112,7 @@ class Halving:
         score = score_proba(self.scoring, self.y_hold, proba, self.classes)
         self.board.add_seconds(name, seconds)
         best = self.results.get(name)
-        if best is None or score > best.score:
+        if best is None or score >= best.score:  # equal: the longer training
             self.results[name] = FinetuneResult(name, model, ran, score, proba, self.epoch_seconds[name])
         return score, ran < epochs
 
