@@ -4,6 +4,7 @@ import warnings
 
 import pytest
 
+from hybridtl.auto import AutoClassifier
 from hybridtl.evaluation import _image_checks as image_checks
 from hybridtl.features import CNNFeatureExtractor
 from hybridtl.finetune import FineTuneClassifier
@@ -15,6 +16,8 @@ ESTIMATORS = {
     "FineTuneClassifier": FineTuneClassifier(epochs=1, image_size=16, device="cpu", progress=False, batch_size=8,
                                              random_state=0, validation_fraction=None),
     "hybrid Pipeline": make_hybrid_pipeline("logreg", image_size=16, device="cpu", batch_size=8),
+    "AutoClassifier": AutoClassifier(time_budget=60, recipes=["pixels_logreg", "cnn_logreg"], image_size=16,
+                                     device="cpu", progress=False, random_state=0),
 }
 CASES = [(name, check) for name, est in ESTIMATORS.items() for check in image_checks.image_checks(est)]
 

@@ -255,7 +255,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """Class probabilities from the winner, columns in ``classes_`` order."""
         check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict_proba(X)
+        return np.asarray(self.best_estimator_.predict_proba(X), dtype=np.float64)
 
     def predict(self, X):
         """The winner's predicted class of each image."""
