@@ -227,12 +227,8 @@ def load(path):
     import safetensors.torch
     import skops.io
 
-    if not is_hybridtl_file(path):
-        if starts_like_hybridtl_file(path):
-            raise _damaged(path, ValueError("its zip directory cannot be read (a truncated file?)"))
-        raise ValueError(f"{str(path)!r} is not a hybridtl model file (written by hybridtl.save or 'hybridtl fit')")
+    state, weights, _ = _entries(path)
     try:
-        state, weights, _ = _read_entries(path)
         named = skops.io.get_untrusted_types(data=state)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise _damaged(path, exc) from None
@@ -283,12 +279,21 @@ def read_card(path):
     >>> read_card(path)["model"]
     'sklearn.linear_model._logistic.LogisticRegression'
     """
+    _, _, card = _entries(path)
+    try:
+        return None if card is None else json.loads(card)
+    except ValueError as exc:
+        raise _damaged(path, exc) from None
+
+
+def _entries(path):
+    """(model.skops, weights.safetensors, card.json or None) of a model file, checked as :func:`_read_entries` does;
+    a file that is none is one ValueError, a damaged one one :class:`DamagedModelFileError`."""
     if not is_hybridtl_file(path):
         if starts_like_hybridtl_file(path):
             raise _damaged(path, ValueError("its zip directory cannot be read (a truncated file?)"))
         raise ValueError(f"{str(path)!r} is not a hybridtl model file (written by hybridtl.save or 'hybridtl fit')")
     try:
-        _, _, card = _read_entries(path)
-        return None if card is None else json.loads(card)
+        return _read_entries(path)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise _damaged(path, exc) from None
