@@ -6,8 +6,9 @@ training mode, a fixed number of epochs, the last weights. Every contender sees 
 
 Tasks (no download), from ``benchmarks/finetune_bn.py``: digits32, digits64 (real digits at two
 sizes) and photos64 (9 classes of crops from scikit-image's photos, test crops from the other half
-of each photo); and tints64, a mostly-colour task (5 tints of crops from the 6 photos bundled with
-scikit-learn and scikit-image, test crops from the other half of each photo).
+of each photo), also at the backbone's own 224 px (photos224); and tints64, a mostly-colour task
+(5 tints of crops from the 6 photos bundled with scikit-learn and scikit-image, test crops from
+the other half of each photo). ``--hybrid`` adds frozen features with the default logistic head.
 
     python benchmarks/finetune_defaults.py --seeds 0 1 2 --epochs 8
 """
@@ -65,7 +66,8 @@ def tints64(seed, per_class=72):
     return np.stack(X_train), np.array(y_train), np.stack(X_test), np.array(y_test), 64
 
 
-TASKS = {"digits32": digits32, "digits64": digits64, "photos64": photos64, "tints64": tints64}
+TASKS = {"digits32": digits32, "digits64": digits64, "photos64": photos64, "tints64": tints64,
+         "photos224": at_size(photos64, 224)}
 
 
 def plain_loop(X_train, y_train, X_test, size, epochs, seed, lr=3e-4, head_only=False):
@@ -130,6 +132,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--contenders", help="JSON object: name -> FineTuneClassifier keyword arguments")
     parser.add_argument("--no-plain", action="store_true", help="leave out the plain loop")
+    parser.add_argument("--hybrid", action="store_true",
+                        help="also the hybrid: frozen features and the default logistic head (make_hybrid_pipeline)")
     parser.add_argument("--out", help="optional CSV of every run")
     args = parser.parse_args(argv)
     rows = []
@@ -139,6 +143,15 @@ def main(argv=None):
             start = time.perf_counter()
             accuracy = float(np.mean(plain_loop(X_train, y_train, X_test, size, args.epochs, seed) == y_test))
             rows.append({"task": task, "contender": "plain loop", "seed": seed, "accuracy": accuracy,
+                         "best_epoch": None, "seconds": time.perf_counter() - start})
+            print(rows[-1], flush=True)
+        if args.hybrid:
+            from hybridtl.heads import make_hybrid_pipeline
+
+            start = time.perf_counter()
+            pipe = make_hybrid_pipeline("logreg", image_size=size, device="cpu", cache=None)
+            accuracy = pipe.fit(X_train, y_train).score(X_test, y_test)
+            rows.append({"task": task, "contender": "hybrid (logreg)", "seed": seed, "accuracy": accuracy,
                          "best_epoch": None, "seconds": time.perf_counter() - start})
             print(rows[-1], flush=True)
         for name, params in contenders(args.contenders).items():

@@ -78,3 +78,15 @@ def test_bench_with_a_time_budget_reports_the_leaderboard_and_the_winner_on_test
     board = pd.read_csv(out / "leaderboard.csv")
     assert set(board["contender"]) == {"pixels_logreg", "cnn_logreg"}
     assert (out / "confusion_auto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ctrl_c_in_an_auto_fit_saves_the_best_model_so_far(folder, tmp_path, capsys, monkeypatch):  # noqa: F811
+    from hybridtl.auto._halving import Halving
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Halving, "probe", interrupted)
+    model = tmp_path / "auto.hybridtl"
+    assert main(["fit", str(folder), "--recipe", "auto", "--time-budget", "60", "--out", str(model), *TINY]) == 0
+    assert "stopped by Ctrl-C: the best model so far" in capsys.readouterr().out and model.is_file()

@@ -242,6 +242,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             if not search.cheap and not search.finetuned:
                 raise
         search.choose_and_refit(allow_refit=not self.interrupted_)
+        self.interrupted_ = self.interrupted_ or search.interrupted
         board.mark_unfinished("skipped", "lack of time")
         search.close()
         self.best_, self.best_estimator_, self.refit_ = search.best, search.model, search.refit
@@ -289,6 +290,7 @@ class _Search:
         self.classes, self.scoring = owner.classes_, owner.scoring
         self.cheap, self.finetuned, self.features = {}, {}, {}
         self.best, self.model, self.refit, self.validation = None, None, False, {}
+        self.interrupted = False
         self.errors = []
         self.bar = None
         if owner.progress:
@@ -502,8 +504,8 @@ class _Search:
         model.fit(self.X, self.y)
         model.set_params(callbacks=None)
         self.board.add_seconds(name, time.perf_counter() - start)
-        if getattr(model, "interrupted_", False):
-            self.refit = False
+        if getattr(model, "interrupted_", False):  # Ctrl-C during the refit: the first fold's model stays
+            self.refit, self.interrupted = False, True
             return result.model
         self.refit = True
         return model

@@ -231,7 +231,7 @@ def cmd_fit(args):
         estimator, recipe, validation = _fit_auto(args, data), None, None
     else:
         estimator, recipe, validation = _fit_recipe(args, data)
-    if _interrupted(estimator):
+    if args.recipe != "auto" and _interrupted(estimator):  # auto keeps the best model so far: it is saved
         raise Interrupted
     if not is_main_process():  # under torchrun every rank holds the same model: rank 0 writes it
         return
