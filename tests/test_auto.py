@@ -37,7 +37,8 @@ def _auto(**params):
 def fitted(digits):
     X, y, _, _ = digits
     start = time.perf_counter()
-    auto = _auto(recipes=["pixels_logreg", "cnn_logreg", "finetune_head", "finetune_full"]).fit(X, y)
+    # a budget that leaves every contender time even on a loaded machine: the search ends when they are done
+    auto = _auto(time_budget=400, recipes=["pixels_logreg", "cnn_logreg", "finetune_head", "finetune_full"]).fit(X, y)
     return auto, time.perf_counter() - start
 
 
@@ -216,3 +217,25 @@ def test_ensemble_of_a_pipeline_and_a_fine_tuned_model_saves_safely(digits, tmp_
 
 def test_top_level_export():
     assert hybridtl.AutoClassifier is AutoClassifier and "AutoClassifier" in hybridtl.__all__
+
+
+def test_the_grid_stops_before_the_budget_and_chooses_as_gridsearchcv_does():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+
+    from hybridtl.auto._cheap import search_grid
+    from hybridtl.auto._clock import Clock
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 20)
+    F = rng.normal(size=(60, 8)) + y[:, None] * 0.5
+    folds = Folds(y, cv=5, seed=0)
+    rest = Pipeline([("head", LogisticRegression(max_iter=500))])
+    grid = {"head__C": [0.001, 0.1, 10.0]}
+    best, scores, ran, points = search_grid(rest, grid, F, y, folds, "accuracy", Clock(3600))
+    reference = GridSearchCV(rest, grid, cv=folds.splits).fit(F, y)
+    assert (ran, points) == (3, 3) and best == reference.best_params_
+    assert scores.mean() == pytest.approx(reference.best_score_)
+    _, _, ran, _ = search_grid(rest, grid, F, y, folds, "accuracy", Clock(1e-9))
+    assert ran == 1  # the first point always runs (its cost was checked before); no time for the next

@@ -2,9 +2,9 @@
 
 A hybrid recipe is a Pipeline whose first step (the frozen extractor, or raw pixels) learns
 nothing from the data, so its output for an image never changes: each distinct first step
-transforms every image once, and the logistic, SVM and XGBoost heads are grid-searched on that
-matrix with ``GridSearchCV``. The final model is the fitted first step followed by the head
-steps refit on all the features.
+transforms every image once, and the logistic, SVM and XGBoost heads are tuned on that matrix by
+cross-validation, as ``GridSearchCV`` would, one grid point at a time. The final model is the
+fitted first step followed by the head steps refit on all the features.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, ParameterGrid
+from sklearn.model_selection import ParameterGrid, cross_val_score
 from sklearn.pipeline import Pipeline
 
-from ..core import score_proba
 from ._splits import take
 
-__all__ = ["CheapResult", "feature_key", "fit_cheap", "features_for"]
+__all__ = ["CheapResult", "estimate_first_point", "feature_key", "features_for", "fit_cheap", "head_grid",
+           "probe_features", "search_grid", "summary"]
 
 # images whose features are timed to estimate the cost of all of them
 PROBE_IMAGES = 16
@@ -70,39 +70,51 @@ def features_for(fitted_first, X):
     return np.asarray(fitted_first.transform(X))
 
 
-def _grid(recipe, first_name):
+def head_grid(recipe, first_name):
     """The recipe's grid for the head steps (entries about the first step dropped: it is fixed)."""
     return {k: v for k, v in (recipe.grid or {}).items() if not k.startswith(first_name + "__")}
 
 
-def estimate_search_seconds(rest, grid, F, y, folds):
-    """(seconds one head fit took on the first fold, estimated seconds for the whole grid search and refit)."""
+def estimate_first_point(rest, grid, F, y, folds):
+    """Estimated seconds to cross-validate the grid's first point, from one fit on the first fold's training part."""
     start = time.perf_counter()
     train = folds.train
     clone(rest).set_params(**(next(iter(ParameterGrid(grid))) if grid else {})).fit(F[train], y[train])
-    one = time.perf_counter() - start
-    points = len(ParameterGrid(grid)) if grid else 1
-    return one, one * (points * folds.n_splits + 1) * len(y) / max(1, len(train))
+    return (time.perf_counter() - start) * folds.n_splits
 
 
-def fit_cheap(name, recipe, estimator, fitted_first, F, y, folds, scoring):
-    """Grid-search the head steps on the features ``F``; the :class:`CheapResult`."""
+def search_grid(rest, grid, F, y, folds, scoring, clock):
+    """``GridSearchCV``'s search on the folds, one grid point at a time so that it stops before the budget ends.
+
+    Returns (best parameters, their per-fold scores, how many points ran, of how many). Written out
+    because ``GridSearchCV`` cannot stop part-way; on a whole grid it chooses as ``GridSearchCV`` does
+    (the best mean score, the first of equals).
+    """
+    points = list(ParameterGrid(grid)) if grid else [{}]
+    results, longest = [], 0.0
+    for params in points:
+        if results and not clock.fits(longest):
+            break
+        start = time.perf_counter()
+        scores = cross_val_score(clone(rest).set_params(**params), F, y, cv=folds.splits, scoring=scoring,
+                                 error_score="raise")
+        longest = max(longest, time.perf_counter() - start)
+        results.append((params, scores))
+    best, scores = max(results, key=lambda pair: pair[1].mean())
+    return best, scores, len(results), len(points)
+
+
+def fit_cheap(name, estimator, fitted_first, F, y, folds, scoring, grid, clock):
+    """Search the head steps' grid on the features ``F`` within the clock; the :class:`CheapResult` and the
+    number of grid points that ran, of how many."""
     first_name = estimator.steps[0][0]
     rest = Pipeline(estimator.steps[1:])
-    grid = _grid(recipe, first_name)
-    search = GridSearchCV(rest, grid or {}, cv=folds.splits, scoring=scoring, refit=True, error_score="raise")
-    search.fit(F, y)
-    best = search.best_index_
-    scores = np.array([search.cv_results_[f"split{i}_test_score"][best] for i in range(folds.n_splits)])
-    on_train = clone(search.best_estimator_).fit(F[folds.train], y[folds.train])
+    best, scores, ran, points = search_grid(rest, grid, F, y, folds, scoring, clock)
+    on_train = clone(rest).set_params(**best).fit(F[folds.train], y[folds.train])
     holdout_proba = on_train.predict_proba(F[folds.holdout])
-    model = Pipeline([(first_name, fitted_first)] + search.best_estimator_.steps)
-    return CheapResult(name, model, holdout_proba, scores, dict(search.best_params_))
-
-
-def holdout_score(result, scoring, y, folds, classes):
-    """The contender's score on the first fold's held-out images."""
-    return score_proba(scoring, y[folds.holdout], result.holdout_proba, classes)
+    head = clone(rest).set_params(**best).fit(F, y)
+    model = Pipeline([(first_name, fitted_first)] + head.steps)
+    return CheapResult(name, model, holdout_proba, scores, best), ran, points
 
 
 def summary(scores):

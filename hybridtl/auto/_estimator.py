@@ -39,7 +39,15 @@ from ..core import (
 )
 from ..images import as_image_set
 from ..recipes import load_recipe
-from ._cheap import estimate_search_seconds, feature_key, features_for, fit_cheap, probe_features, summary
+from ._cheap import (
+    estimate_first_point,
+    feature_key,
+    features_for,
+    fit_cheap,
+    head_grid,
+    probe_features,
+    summary,
+)
 from ._clock import Clock
 from ._ensemble import soft_vote
 from ._halving import VALIDATION_OVERHEAD, Halving
@@ -373,23 +381,25 @@ class _Search:
         self.tick(name)
         start = time.perf_counter()
         try:
-            recipe = self.recipes[name]
             rest = Pipeline(estimator.steps[1:])
-            grid = {k: v for k, v in (recipe.grid or {}).items() if not k.startswith(estimator.steps[0][0] + "__")}
-            _, estimate = estimate_search_seconds(rest, grid, F, self.y, self.folds)
+            grid = head_grid(self.recipes[name], estimator.steps[0][0])
+            estimate = estimate_first_point(rest, grid, F, self.y, self.folds)
             if not self.clock.fits(estimate):
                 self.board.add_seconds(name, time.perf_counter() - start)
-                return self._skip(name, f"its grid search would take about {estimate:.0f} s; "
+                return self._skip(name, f"its cross-validation would take about {estimate:.0f} s; "
                                         f"{max(0.0, self.clock.left()):.0f} s were left")
-            result = fit_cheap(name, recipe, estimator, fitted_first, F, self.y, self.folds, self.scoring)
+            result, ran, points = fit_cheap(name, estimator, fitted_first, F, self.y, self.folds, self.scoring,
+                                            grid, self.clock)
         except Exception as exc:  # noqa: BLE001 - listed as failed, the search goes on
             self.board.add_seconds(name, time.perf_counter() - start)
             return self._failed(name, exc)
         self.board.add_seconds(name, time.perf_counter() - start)
         self.cheap[name] = (result, F)
         mean, sd = summary(result.cv_scores)
-        params = " ".join(f"{k}={v}" for k, v in sorted(result.params.items()))
-        self.board.update(name, status="done", reason=params, score_mean=mean, score_sd=sd,
+        reason = " ".join(f"{k}={v}" for k, v in sorted(result.params.items()))
+        if ran < points:
+            reason += f" (lack of time: {ran} of {points} grid points tried)"
+        self.board.update(name, status="done", reason=reason, score_mean=mean, score_sd=sd,
                           validation=self.folds.description, holdout_score=self._holdout(result.holdout_proba))
         self.report(name)
 
