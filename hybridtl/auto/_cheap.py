@@ -83,17 +83,18 @@ def estimate_first_point(rest, grid, F, y, folds):
     return (time.perf_counter() - start) * folds.n_splits
 
 
-def search_grid(rest, grid, F, y, folds, scoring, clock):
+def search_grid(rest, grid, F, y, folds, scoring, clock, reserve=0.0):
     """``GridSearchCV``'s search on the folds, one grid point at a time so that it stops before the budget ends.
 
-    Returns (best parameters, their per-fold scores, how many points ran, of how many). Written out
+    Returns (best parameters, their per-fold scores, how many points ran, of how many); a point starts
+    only when one as long as the longest so far ends ``reserve`` seconds before the budget. Written out
     because ``GridSearchCV`` cannot stop part-way; on a whole grid it chooses as ``GridSearchCV`` does
     (the best mean score, the first of equals).
     """
     points = list(ParameterGrid(grid)) if grid else [{}]
     results, longest = [], 0.0
     for params in points:
-        if results and not clock.fits(longest):
+        if results and not clock.fits(longest, reserve):
             break
         start = time.perf_counter()
         scores = cross_val_score(clone(rest).set_params(**params), F, y, cv=folds.splits, scoring=scoring,
@@ -104,12 +105,12 @@ def search_grid(rest, grid, F, y, folds, scoring, clock):
     return best, scores, len(results), len(points)
 
 
-def fit_cheap(name, estimator, fitted_first, F, y, folds, scoring, grid, clock):
+def fit_cheap(name, estimator, fitted_first, F, y, folds, scoring, grid, clock, reserve=0.0):
     """Search the head steps' grid on the features ``F`` within the clock; the :class:`CheapResult` and the
     number of grid points that ran, of how many."""
     first_name = estimator.steps[0][0]
     rest = Pipeline(estimator.steps[1:])
-    best, scores, ran, points = search_grid(rest, grid, F, y, folds, scoring, clock)
+    best, scores, ran, points = search_grid(rest, grid, F, y, folds, scoring, clock, reserve)
     on_train = clone(rest).set_params(**best).fit(F[folds.train], y[folds.train])
     holdout_proba = on_train.predict_proba(F[folds.holdout])
     head = clone(rest).set_params(**best).fit(F, y)

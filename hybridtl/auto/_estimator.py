@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.model_selection import cross_val_predict
+from sklearn.model_selection import ParameterGrid, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -62,6 +62,9 @@ AUTO_RECIPES = ("pixels_logreg", "cnn_logreg", "cnn_svm", "cnn_xgboost", "finetu
 # the share of the time left after the cheap contenders that the halving may use; the rest is kept to refit
 # a fine-tuned winner on all the images (its last rung costs about a third of a halving of four contenders)
 FINETUNE_SHARE = 2 / 3
+# a cheap contender whose grid would take more than this share of the budget (XGBoost, mostly) runs after
+# fine-tuning, in the time that is left then
+DEFER_SHARE = 0.1
 ENSEMBLE = "ensemble"
 
 
@@ -83,10 +86,12 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     1. the raw-pixel baseline and the hybrid heads (logistic regression, SVM, XGBoost), on
        features computed once per image and shared; each head's ``GRID`` is tuned by stratified
        ``cv``-fold cross-validation on them (leave-one-out when a class has a single image).
-       A contender whose estimated cost does not fit in the time left is skipped;
+       A contender whose estimated cost does not fit in the time left is skipped; one whose
+       grid would take over a tenth of the budget (XGBoost, mostly) waits until after step 2
+       and runs in the time left besides the refit of the best fine-tuned model;
     2. the fine-tuning strategies (head, full, gradual, two_stage; scratch only when listed),
        which share about two thirds of the time left: a short timed probe prices each one's
-       epoch, then successive halving over epochs (``epochs // 8`` up to ``epochs``) keeps the
+       epoch, then successive halving over epochs (about ``epochs / 8`` up to ``epochs``) keeps the
        better half at each rung. They train on the first fold's training part and are scored on
        its held-out part, the images every cheap contender's first fold is scored on. They are
        skipped when a class has fewer than 10 images;
@@ -121,8 +126,9 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     weights : {"imagenet", None} or path, default="imagenet"
     image_size : int or None, default=None
         Input side for every contender; None is the backbone's own.
-    epochs : int, default=16
-        The most epochs a fine-tuning contender trains (the halving's last rung).
+    epochs : int, default=20
+        The most epochs a fine-tuning contender trains (the halving's last rung), as many as
+        the fine-tuning recipes train by default.
     batch_size : int, default=32
     augment : {True, False, "flip", "light", "strong"}, default=True
     ensemble : bool, default=True
@@ -182,7 +188,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, time_budget=600, recipes="auto", scoring="accuracy", cv=5, random_state=None, device="auto",
-                 progress=True, backbone="efficientnet_lite0", weights="imagenet", image_size=None, epochs=16,
+                 progress=True, backbone="efficientnet_lite0", weights="imagenet", image_size=None, epochs=20,
                  batch_size=32, augment=True, ensemble=True):
         self.time_budget = time_budget
         self.recipes = recipes
@@ -244,6 +250,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         try:
             search.run_cheap([n for n in names if kinds[n] != "finetune"])
             search.run_finetuning(finetuning)
+            search.run_deferred()
         except KeyboardInterrupt:
             self.interrupted_ = True
             board.mark_unfinished("interrupted", "Ctrl-C")
@@ -299,7 +306,7 @@ class _Search:
         self.cheap, self.finetuned, self.features = {}, {}, {}
         self.best, self.model, self.refit, self.validation = None, None, False, {}
         self.interrupted = False
-        self.errors = []
+        self.errors, self.deferred = [], []
         self.bar = None
         if owner.progress:
             from tqdm.auto import tqdm
@@ -377,19 +384,28 @@ class _Search:
             self.board.add_seconds(name, share)
             self._run_head(name, estimator, fitted_first, F)
 
-    def _run_head(self, name, estimator, fitted_first, F):
+    def _run_head(self, name, estimator, fitted_first, F, deferred=False):
         self.tick(name)
         start = time.perf_counter()
+        reserve = self._refit_reserve() if deferred else 0.0
         try:
             rest = Pipeline(estimator.steps[1:])
             grid = head_grid(self.recipes[name], estimator.steps[0][0])
             estimate = estimate_first_point(rest, grid, F, self.y, self.folds)
-            if not self.clock.fits(estimate):
-                self.board.add_seconds(name, time.perf_counter() - start)
+            whole = estimate * max(1, len(ParameterGrid(grid)))
+            self.board.add_seconds(name, time.perf_counter() - start)
+            if not deferred and whole > DEFER_SHARE * self.clock.budget:
+                self.deferred.append((name, estimator, fitted_first, F))
+                self.board.update(name, reason=f"deferred until after fine-tuning: its grid would take about "
+                                               f"{whole:.0f} s")
+                return None
+            if not self.clock.fits(estimate, reserve):
                 return self._skip(name, f"its cross-validation would take about {estimate:.0f} s; "
-                                        f"{max(0.0, self.clock.left()):.0f} s were left")
+                                        f"{max(0.0, self.clock.left(reserve)):.0f} s were left"
+                                        + (" besides the refit of the best fine-tuned model" if reserve else ""))
+            start = time.perf_counter()
             result, ran, points = fit_cheap(name, estimator, fitted_first, F, self.y, self.folds, self.scoring,
-                                            grid, self.clock)
+                                            grid, self.clock, reserve)
         except Exception as exc:  # noqa: BLE001 - listed as failed, the search goes on
             self.board.add_seconds(name, time.perf_counter() - start)
             return self._failed(name, exc)
@@ -402,6 +418,22 @@ class _Search:
         self.board.update(name, status="done", reason=reason, score_mean=mean, score_sd=sd,
                           validation=self.folds.description, holdout_score=self._holdout(result.holdout_proba))
         self.report(name)
+        return None
+
+    def run_deferred(self):
+        """The costly cheap contenders, after fine-tuning, in the time left besides a fine-tuned winner's refit."""
+        for name, estimator, fitted_first, F in self.deferred:
+            self._run_head(name, estimator, fitted_first, F, deferred=True)
+
+    def _refit_reserve(self):
+        """Seconds to keep for refitting the best fine-tuned model on all the images (0 without one)."""
+        if not self.finetuned:
+            return 0.0
+        best = max(self.finetuned.values(), key=lambda result: result.score)
+        return self._refit_seconds(best)
+
+    def _refit_seconds(self, result):
+        return result.epoch_seconds * result.epochs * VALIDATION_OVERHEAD * len(self.y) / len(self.folds.train)
 
     def _run_plain(self, name, estimator):
         """A recipe that is no Pipeline with a feature step: cross-validated as it is (no shared features)."""
@@ -498,7 +530,7 @@ class _Search:
     def _refit_finetuned(self, name, allow_refit):
         """The fine-tuned winner trained on all the images when that fits in the time left, else as it is."""
         result = self.finetuned[name]
-        seconds = result.epoch_seconds * result.epochs * VALIDATION_OVERHEAD * len(self.y) / len(self.folds.train)
+        seconds = self._refit_seconds(result)
         row = self.board.rows[self.best]
         if not allow_refit or not self.clock.fits(seconds):
             why = "Ctrl-C" if not allow_refit else (f"lack of time: about {seconds:.0f} s needed, "
@@ -509,13 +541,20 @@ class _Search:
             return result.model
         self.tick(f"refitting {name} on all the images")
         start = time.perf_counter()
-        model = clone(result.model).set_params(epochs=result.epochs,
+        # patience = epochs: early stopping never ends the refit, so a short history means the time limit did
+        model = clone(result.model).set_params(epochs=result.epochs, patience=result.epochs,
                                                callbacks=[TimeLimit(max(1.0, self.clock.left()))])
         model.fit(self.X, self.y)
-        model.set_params(callbacks=None)
+        model.set_params(callbacks=None, patience=result.model.patience)
         self.board.add_seconds(name, time.perf_counter() - start)
         if getattr(model, "interrupted_", False):  # Ctrl-C during the refit: the first fold's model stays
             self.refit, self.interrupted = False, True
+            return result.model
+        if len(model.history_) < result.epochs:  # cut short: less trained than the model that was validated
+            row["reason"] = (row["reason"] + "; " if row["reason"] else "") + (
+                f"the refit on all the images ran out of time after {len(model.history_)} of {result.epochs} "
+                "epochs: the model trained on the first fold is kept")
+            self.refit = False
             return result.model
         self.refit = True
         return model
