@@ -138,12 +138,12 @@ def test_ctrl_c_during_fine_tuning_keeps_the_best_model_so_far(digits, monkeypat
 
 def test_ctrl_c_before_anything_finished_propagates(digits, monkeypatch):
     X, y, _, _ = digits
-    from hybridtl.auto import _estimator
+    from hybridtl.auto import _search
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_estimator, "probe_features", interrupted)
+    monkeypatch.setattr(_search, "probe_features", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _auto(recipes=["pixels_logreg"]).fit(X, y)
 
