@@ -184,7 +184,7 @@ class TimeLimit(Callback):
 
     Examples
     --------
-    >>> limit, state = TimeLimit(0.0), TrainState(model=None, head=None, blocks=[], optimizer=None)
+    >>> limit, state = TimeLimit(0.0), TrainState(model=None, head=None, blocks=[], optimizer=None, epochs=5)
     >>> limit.on_train_begin(state)
     >>> limit.on_epoch_begin(state)
     >>> limit.on_epoch_end(state)
