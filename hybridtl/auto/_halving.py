@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone
@@ -50,7 +50,6 @@ class FinetuneResult:
     score: float
     holdout_proba: np.ndarray
     epoch_seconds: float
-    history: list = field(default_factory=list)
 
 
 class Halving:

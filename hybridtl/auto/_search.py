@@ -42,7 +42,7 @@ class Search:
         self.owner, self.clock, self.X, self.y, self.folds = owner, clock, X, y, folds
         self.board, self.recipes, self.settings = board, recipes, settings
         self.classes, self.scoring = owner.classes_, owner.scoring
-        self.cheap, self.finetuned, self.features = {}, {}, {}
+        self.cheap, self.finetuned = {}, {}
         self.best, self.model, self.refit, self.validation = None, None, False, {}
         self.interrupted = False
         self.errors, self.deferred, self.refitted = [], [], {}
@@ -123,20 +123,24 @@ class Search:
             self.board.add_seconds(name, share)
             self._run_head(name, estimator, fitted_first, F)
 
-    def _run_head(self, name, estimator, fitted_first, F, deferred=False):
+    def _run_head(self, name, estimator, fitted_first, F, estimate=None):
+        """Cross-validate one cheap head on the features ``F``. ``estimate`` (the seconds its grid's first point
+        was priced at) is given when it runs deferred; else it is measured here, and a costly grid is deferred."""
         self.tick(name)
         start = time.perf_counter()
+        deferred = estimate is not None
         try:
             rest = Pipeline(estimator.steps[1:])
             grid = head_grid(self.recipes[name], estimator.steps[0][0])
-            estimate = estimate_first_point(rest, grid, F, self.y, self.folds)
-            whole = estimate * max(1, len(ParameterGrid(grid)))
-            self.board.add_seconds(name, time.perf_counter() - start)
-            if not deferred and whole > DEFER_SHARE * self.clock.budget:
-                self.deferred.append((name, estimator, fitted_first, F))
-                self.board.update(name, reason=f"deferred until after fine-tuning: its grid would take about "
-                                               f"{whole:.0f} s")
-                return None
+            if not deferred:
+                estimate = estimate_first_point(rest, grid, F, self.y, self.folds)
+                self.board.add_seconds(name, time.perf_counter() - start)
+                whole = estimate * max(1, len(ParameterGrid(grid)))
+                if whole > DEFER_SHARE * self.clock.budget:
+                    self.deferred.append((name, estimator, fitted_first, F, estimate))
+                    self.board.update(name, reason=f"deferred until after fine-tuning: its grid would take about "
+                                                   f"{whole:.0f} s")
+                    return None
             if not self.clock.fits(estimate):
                 return self._skip(name, f"its cross-validation would take about {estimate:.0f} s; "
                                         f"{max(0.0, self.clock.left()):.0f} s were left")
@@ -159,14 +163,14 @@ class Search:
 
     def run_deferred(self):
         """The costly cheap contenders, after fine-tuning and the refit of a leading fine-tuned model."""
-        for name, estimator, fitted_first, F in self.deferred:
-            self._run_head(name, estimator, fitted_first, F, deferred=True)
+        for name, estimator, fitted_first, F, estimate in self.deferred:
+            self._run_head(name, estimator, fitted_first, F, estimate)
 
     def _refit_seconds(self, result):
         return result.epoch_seconds * result.epochs * VALIDATION_OVERHEAD * len(self.y) / len(self.folds.train)
 
     def _run_plain(self, name, estimator):
-        """A recipe that is no Pipeline with a feature step: cross-validated as it is (no shared features)."""
+        """A recipe that is no Pipeline with a feature step: skipped, with the reason."""
         self.board.update(name, status="skipped", reason="not a Pipeline whose first step makes features: the auto "
                                                          "search takes hybrid and baseline recipes of that shape")
         self.report(name)
@@ -198,7 +202,6 @@ class Search:
         self.tick("fine-tuning")
         halving = Halving(estimators, self.X, self.y, self.folds, self.scoring, self.classes, self.board,
                           self.report)
-        self.halving = halving
         try:
             halving.run(self.owner.epochs, deadline)
         finally:
