@@ -66,8 +66,25 @@ def tints64(seed, per_class=72):
     return np.stack(X_train), np.array(y_train), np.stack(X_test), np.array(y_test), 64
 
 
+def photos224(seed, per_class=40):
+    """photos64's crops (same photos, halves and sides) resized straight to 224 px, the backbone's own
+    size: a folder of 360 photos of 9 scenes, as a user has at full resolution."""
+    import skimage.data
+    from finetune_bn import PHOTOS
+
+    rng = np.random.default_rng(seed)
+    X_train, y_train, X_test, y_test = [], [], [], []
+    for name in PHOTOS:
+        photo = getattr(skimage.data, name)()[..., :3]
+        X_train += _crops(photo, per_class, True, rng, size=224)
+        X_test += _crops(photo, per_class, False, rng, size=224)
+        y_train += [name] * per_class
+        y_test += [name] * per_class
+    return np.stack(X_train), np.array(y_train), np.stack(X_test), np.array(y_test), 224
+
+
 TASKS = {"digits32": digits32, "digits64": digits64, "photos64": photos64, "tints64": tints64,
-         "photos224": at_size(photos64, 224)}
+         "photos224": photos224, "photos64at224": at_size(photos64, 224)}
 
 
 def plain_loop(X_train, y_train, X_test, size, epochs, seed, lr=3e-4, head_only=False):

@@ -16,7 +16,7 @@ from pathlib import Path
 __all__ = ["Recipe", "finetune_builder", "hybrid_builder", "list_recipes", "load_recipe", "recipes_dir"]
 
 SETTINGS = ("image_size", "device", "epochs", "batch_size", "augment", "random_state", "progress", "cache", "backbone",
-            "weights")
+            "weights", "precision")
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def hybrid_builder(head):
     -------
     callable
         ``build(image_size=None, device="auto", random_state=0, progress=False, cache="auto",
-    backbone="efficientnet_lite0", weights="imagenet", **_)``,
+        backbone="efficientnet_lite0", weights="imagenet", precision="fp32", **_)``,
         which returns :func:`hybridtl.heads.make_hybrid_pipeline`'s pipeline.
 
     Examples
@@ -141,11 +141,12 @@ def hybrid_builder(head):
     """
 
     def build(image_size=None, device="auto", random_state=0, progress=False, cache="auto",
-              backbone="efficientnet_lite0", weights="imagenet", **_):
+              backbone="efficientnet_lite0", weights="imagenet", precision="fp32", **_):
         from .heads import make_hybrid_pipeline  # when a recipe is built: listing recipes imports no torch
 
         return make_hybrid_pipeline(head, random_state=random_state, image_size=image_size, device=device,
-                                    progress=progress, cache=cache, backbone=backbone, weights=weights)
+                                    progress=progress, cache=cache, backbone=backbone, weights=weights,
+                                    precision=precision)
 
     return build
 

@@ -57,7 +57,7 @@ def test_fits_from_the_same_weights_share_one_compiled_runner(monkeypatch):
     X, y = load_digits_images(n_classes=2)
     built = []
     real = runtimes._BUILDERS[runtime]
-    monkeypatch.setitem(runtimes._BUILDERS, runtime, lambda m, s, p: built.append(s) or real(m, s, p))
+    monkeypatch.setitem(runtimes._BUILDERS, runtime, lambda m, s, p, c: built.append(s) or real(m, s, p, c))
     for seed in (0, 1):  # 64 training images and their mirrors at 224 px: enough pixels for compiling to pay
         clf = FineTuneClassifier(strategy="head", epochs=1, device="cpu", progress=False, random_state=seed)
         assert clf.fit(X[:80], y[:80]).cached_features_

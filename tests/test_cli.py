@@ -275,3 +275,25 @@ def test_numeric_options_are_checked_by_the_parser(option, value, message, folde
     with pytest.raises(SystemExit) as stop:
         main(["fit", str(folder), "--recipe", "pixels_logreg", "--out", str(tmp_path / "m"), option, value])
     assert stop.value.code == 2 and f"argument {option}: {message}" in capsys.readouterr().err
+
+
+def test_extract_and_fit_in_int8(folder, tmp_path, capsys):
+    """--precision int8 calibrates on the images the verb reads; the saved model predicts as fitted."""
+    npz = tmp_path / "f.npz"
+    assert main(["extract", str(folder), "--out", str(npz), "--image-size", "32", "--no-progress",
+                 "--precision", "int8"]) == 0
+    int8 = np.load(npz)["features"]
+    fp32 = CNNFeatureExtractor(image_size=32, device="cpu", cache=None).fit().transform(
+        [str(p) for p in np.load(npz)["paths"]])
+    cosine = (int8 * fp32).sum(1) / np.linalg.norm(int8, axis=1) / np.linalg.norm(fp32, axis=1)
+    assert cosine.mean() > 0.9
+    model = tmp_path / "int8.hybridtl"
+    assert main(["fit", str(folder), "--recipe", "cnn_logreg", "--precision", "int8", "--out", str(model),
+                 *TINY]) == 0
+    from hybridtl.serialization import load
+
+    assert load(model).named_steps["features"].calibration_["images"] == 36
+    capsys.readouterr()
+    assert main(["fit", str(folder), "--recipe", "auto", "--precision", "int8", "--out", str(model)]) == 2
+    assert capsys.readouterr().err.strip().endswith("--precision int8 goes with the hybrid recipes; --recipe auto "
+                                                    "extracts in fp32")

@@ -1,6 +1,9 @@
-"""Extraction in bf16 through OpenVINO: close to fp32, keyed apart in the cache, refused or fallen back clearly."""
+"""Extraction in bf16 and int8 through OpenVINO: close to fp32, keyed apart in the cache, int8's calibration kept as
+data that rebuilds the same model where it is loaded, refused or fallen back clearly."""
 
 import pickle
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -53,7 +56,87 @@ def test_a_runtime_without_bf16_computes_fp32_with_one_warning():
 
 
 def test_precision_is_checked_and_kept():
-    with pytest.raises(ValueError, match='"precision" must be one of .fp32., .bf16.; got .int4.'):
+    with pytest.raises(ValueError, match='"precision" must be one of .fp32., .bf16., .int8.; got .int4.'):
         CNNFeatureExtractor(precision="int4").fit()
     ext = CNNFeatureExtractor(image_size=32, device="cpu", precision="bf16").fit()
     assert pickle.loads(pickle.dumps(ext)).get_params()["precision"] == "bf16"
+
+
+def _cosine(a, b):
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+@pytest.fixture(scope="module")
+def int8(photos):
+    """An int8 extractor at 64 px calibrated on the first 8 crops, and its features of all 12."""
+    ext = CNNFeatureExtractor(image_size=64, device="cpu", cache=None, precision="int8").fit(photos[:8])
+    return ext, ext.transform(photos)
+
+
+def test_int8_calibrates_on_fits_images_and_stays_close_to_fp32(int8, photos):
+    ext, features = int8
+    fp32 = CNNFeatureExtractor(image_size=64, device="cpu", cache=None).fit().transform(photos)
+    assert _cosine(fp32, features).mean() > 0.9 and features.dtype == np.float32
+    calibration = ext.calibration_
+    assert calibration["runtime"] == "openvino" and calibration["images"] == 8
+    # plain data only: the activation ranges and corrected biases, not a model
+    assert all(isinstance(v, np.ndarray) for v in calibration["constants"].values())
+    assert 0 < sum(v.nbytes for v in calibration["constants"].values()) < 1_000_000
+
+
+def test_a_loaded_int8_extractor_rebuilds_the_same_model_from_its_calibration(int8, photos, tmp_path):
+    """In a fresh process (no memoised runner), from the safe model file: the same features, bit for bit."""
+    from hybridtl.serialization import save
+
+    ext, features = int8
+    save(ext, tmp_path / "int8.hybridtl")
+    np.save(tmp_path / "photos.npy", photos)
+    code = (f"import numpy as np, hybridtl; ext = hybridtl.load({str(tmp_path / 'int8.hybridtl')!r}); "
+            f"np.save({str(tmp_path / 'got.npy')!r}, ext.transform(np.load({str(tmp_path / 'photos.npy')!r})))")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "got.npy"), features)
+
+
+def test_int8_calibrates_on_at_most_calibration_images(photos, monkeypatch):
+    import hybridtl.features._extractor as module
+
+    monkeypatch.setattr(module, "CALIBRATION_IMAGES", 3)
+    ext = CNNFeatureExtractor(image_size=32, device="cpu", cache=None, precision="int8").fit(photos)
+    assert ext.calibration_["images"] == 3
+
+
+def test_int8_needs_images_at_fit():
+    with pytest.raises(ValueError, match="precision='int8' calibrates on the images given to fit"):
+        CNNFeatureExtractor(image_size=32, device="cpu", precision="int8").fit()
+
+
+def test_the_cache_keeps_int8_calibrations_apart(int8, photos):
+    ext, _ = int8
+    other = CNNFeatureExtractor(image_size=64, device="cpu", cache=None, precision="int8").fit(photos[4:])
+    fp32 = CNNFeatureExtractor(image_size=64, device="cpu").fit()
+    settings = [e._cache_settings() for e in (ext, other, fp32)]
+    assert settings[0] != settings[1] and settings[0] != settings[2]
+
+
+def test_int8_without_openvino_computes_fp32_with_one_warning():
+    X, _ = load_digits_images()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ext = CNNFeatureExtractor(image_size=32, device="cpu", runtime="onnxruntime", cache=None,
+                                  precision="int8").fit(X[:4])
+        got = ext.transform(X[:4])
+    assert ext.calibration_ is None
+    assert {w.category for w in caught} == {RuntimeFallbackWarning}
+    assert "precision='int8' needs the OpenVINO runtime (runtime='onnxruntime' here)" in str(caught[0].message)
+    fp32 = CNNFeatureExtractor(image_size=32, device="cpu", runtime="onnxruntime", cache=None).fit()
+    np.testing.assert_allclose(got, fp32.transform(X[:4]), atol=1e-6)
+
+
+def test_a_calibration_that_does_not_fit_the_graph_falls_back_to_fp32_saying_why(int8, photos):
+    ext, _ = int8
+    broken = pickle.loads(pickle.dumps(ext))
+    broken.calibration_ = {**ext.calibration_, "count": ext.calibration_["count"] + 1, "digest": "another"}
+    with pytest.warns(RuntimeFallbackWarning, match="fits a graph of .* constants"):
+        got = broken.transform(photos[:2])
+    eager = CNNFeatureExtractor(image_size=64, device="cpu", runtime="torch", cache=None).fit()
+    np.testing.assert_allclose(got, eager.transform(photos[:2]), atol=1e-4)

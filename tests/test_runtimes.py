@@ -63,7 +63,7 @@ def test_the_compiled_model_is_built_once_per_process(rgb_images, monkeypatch):
     monkeypatch.setattr(runtimes, "_BY_IDENTITY", collections.OrderedDict())  # nothing from earlier tests
     built = []
     real = runtimes._BUILDERS["onnxruntime"]
-    monkeypatch.setitem(runtimes._BUILDERS, "onnxruntime", lambda m, s, p: built.append(s) or real(m, s, p))
+    monkeypatch.setitem(runtimes._BUILDERS, "onnxruntime", lambda m, s, p, c: built.append(s) or real(m, s, p, c))
     ext = CNNFeatureExtractor(image_size=48, device="cpu", cache=None, runtime="onnxruntime").fit()
     ext.transform(rgb_images)
     ext.transform(rgb_images[:2])
@@ -72,7 +72,7 @@ def test_the_compiled_model_is_built_once_per_process(rgb_images, monkeypatch):
 
 
 def test_an_export_failure_falls_back_to_pytorch_with_one_warning(rgb_images, monkeypatch):
-    def broken(model, size, precision):
+    def broken(model, size, precision, calibration):
         raise RuntimeError("cannot export this graph")
 
     monkeypatch.setitem(runtimes._BUILDERS, "openvino", broken)
@@ -92,7 +92,7 @@ def test_unpickled_copies_of_one_extractor_share_the_compiled_runner(rgb_images,
     monkeypatch.setattr(runtimes, "_BY_IDENTITY", collections.OrderedDict())
     built = []
     real = runtimes._BUILDERS["onnxruntime"]
-    monkeypatch.setitem(runtimes._BUILDERS, "onnxruntime", lambda m, s, p: built.append(s) or real(m, s, p))
+    monkeypatch.setitem(runtimes._BUILDERS, "onnxruntime", lambda m, s, p, c: built.append(s) or real(m, s, p, c))
     ext = CNNFeatureExtractor(image_size=44, device="cpu", cache=None, runtime="onnxruntime").fit()
     expected = ext.transform(rgb_images)
     copies = [pickle.loads(pickle.dumps(ext)) for _ in range(2)]

@@ -89,8 +89,15 @@ def _backbone_args(parser, default_backbone=None, default_weights=None):
                         "folder written by 'hybridtl download --to'")
 
 
+def _precision_arg(parser):
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                        help="what OpenVINO computes the frozen features in: fp32; bf16 on CPUs with bfloat16 units; "
+                        "int8, calibrated on up to 300 of the images (needs nncf)")
+
+
 def _settings_args(parser):
     _backbone_args(parser)
+    _precision_arg(parser)
     parser.add_argument("--image-size", type=_positive_int, default=None,
                         help="input side in px (default: the backbone's)")
     parser.add_argument("--epochs", type=_positive_int, default=20,
@@ -135,8 +142,7 @@ def build_parser():
     p.add_argument("--pooling", default="avg", choices=POOLINGS)
     p.add_argument("--image-size", type=_positive_int, default=None)
     p.add_argument("--runtime", default="auto", help="auto, torch, openvino or onnxruntime (CPU inference engine)")
-    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
-                   help="what OpenVINO computes in: fp32, or bf16 on CPUs with bfloat16 units")
+    _precision_arg(p)
     p.add_argument("--seed", type=_int_at_least(0), default=0)
     _runtime_args(p, batch_default="auto")
     p.set_defaults(func=cmd_extract)

@@ -25,6 +25,8 @@ def _settings(args):
         settings["backbone"] = args.backbone
     if args.weights is not None:
         settings["weights"] = _weights(args.weights)
+    if args.precision != "fp32":  # likewise: only the hybrid recipes' extractors take it
+        settings["precision"] = args.precision
     return settings
 
 
@@ -198,11 +200,14 @@ def cmd_extract(args):
                                     image_size=args.image_size, batch_size=args.batch_size or "auto",
                                     device=args.device or "auto", num_workers=args.num_workers or 0,
                                     progress=not args.no_progress, runtime=args.runtime,
-                                    precision=args.precision).fit()
+                                    precision=args.precision)
     if args.dask:
-        return _extract_dask(args, extractor)
+        if args.precision == "int8":
+            raise ValueError("--precision int8 calibrates on the images in memory; with --dask extract in fp32 or "
+                             "bf16, or fit an int8 extractor on a sample (hybridtl.features.CNNFeatureExtractor)")
+        return _extract_dask(args, extractor.fit())
     data, _ = _load(args, labelled=False, skipped_csv=_skipped_csv(out))
-    features = extractor.transform(data.X)
+    features = extractor.fit(data.X if args.precision == "int8" else None).transform(data.X)
     ids = np.asarray([str(i) for i in data.ids])
     labels = data.y if data.y is not None else np.full(len(ids), "")
     if out.suffix.lower() == ".parquet":
@@ -223,6 +228,8 @@ def cmd_fit(args):
         raise ValueError("--time-budget is for --recipe auto (the search for the best recipe within a time)")
     if args.recipe == "auto" and args.grid:
         raise ValueError("--grid does not go with --recipe auto, which tunes every recipe's GRID itself")
+    if args.recipe == "auto":
+        _fp32_only(args, "--recipe auto")
     from ..finetune import is_main_process
     from ..serialization import model_card, save
 
@@ -238,6 +245,11 @@ def cmd_fit(args):
     save(estimator, args.out, card=model_card(estimator, y=data.y, recipe=recipe, validation=validation))
     name = f"auto ({estimator.best_})" if args.recipe == "auto" else recipe.name
     print(f"fitted {name} on {len(data.y)} images; saved {args.out} ('hybridtl info {args.out}' shows its card)")
+
+
+def _fp32_only(args, what):
+    if args.precision != "fp32":
+        raise ValueError(f"--precision {args.precision} goes with the hybrid recipes; {what} extracts in fp32")
 
 
 def _fit_auto(args, data):
@@ -476,6 +488,8 @@ def cmd_bench(args):
         load_recipe(name)  # an unknown recipe fails before any work
     if args.time_budget is not None and args.seeds > 1:
         raise ValueError("--time-budget runs one auto search; give --seeds 1 (or run it once per --seed)")
+    if args.time_budget is not None:
+        _fp32_only(args, "--time-budget (the auto search)")
     data, _ = _load(args, skipped_csv=Path(args.out) / "skipped.csv", to_train=True)
     if args.time_budget is not None:
         return _bench_budgeted(args, data)

@@ -24,7 +24,7 @@ STEP_EVERY = ("epoch", "batch")
 # feature extraction (hybridtl.features)
 POOLINGS = ("avg", "max", "gem", "avgmax")
 RUNTIMES = ("auto", "torch", "openvino", "onnxruntime")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "int8")
 
 # heads (hybridtl.heads)
 HEADS = ("logreg", "svm", "xgboost")

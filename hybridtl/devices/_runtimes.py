@@ -33,8 +33,10 @@ import numpy as np
 import torch
 
 from ..core import RUNTIMES, Options, check_param
+from ._quantize import calibrate, quantized_openvino
 
-__all__ = ["RuntimeFallbackWarning", "compiled_runner", "installed_runtimes", "resolve_runtime", "runtime_summary"]
+__all__ = ["RuntimeFallbackWarning", "calibrate_int8", "compiled_runner", "installed_runtimes", "resolve_runtime",
+           "runtime_summary"]
 # fastest first, as measured by benchmarks/throughput.py on a 2-core x86-64 CPU
 PREFERENCE = ("openvino", "onnxruntime")
 _MODULES = {"openvino": "openvino", "onnxruntime": "onnxruntime"}
@@ -180,18 +182,25 @@ def _import_openvino():
 _MISSING = object()
 
 
-def _openvino_runner(model, size, precision="fp32"):
+def _openvino_convert(model, size):
     ov = _import_openvino()
-
     example = torch.zeros(1, 3, size, size)
     with warnings.catch_warnings(), _without_converter_telemetry():
         warnings.simplefilter("ignore")  # tracing warnings about the tap hooks' control flow
-        converted = ov.convert_model(model, example_input=example, input=[(-1, 3, size, size)])
-    # f32 unless bf16 is asked for: on CPUs with bf16 units OpenVINO would otherwise compute in bf16
-    # threads: as many as PyTorch uses here, so that OMP_NUM_THREADS (set per dask worker) bounds both
-    hint = {"fp32": "f32", "bf16": "bf16"}[precision]
-    compiled = ov.Core().compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": hint,
-                                                          "INFERENCE_NUM_THREADS": torch.get_num_threads()})
+        return ov.convert_model(model, example_input=example, input=[(-1, 3, size, size)])
+
+
+def _openvino_runner(model, size, precision="fp32", calibration=None):
+    if precision == "int8":
+        converted = _take_calibrated(calibration) or quantized_openvino(_openvino_convert(model, size), calibration)
+    else:
+        converted = _openvino_convert(model, size)
+    # f32 unless bf16 is asked for: on CPUs with bf16 units OpenVINO would otherwise compute in bf16 (an int8
+    # model's unquantised layers too); threads: as many as PyTorch uses here, so that OMP_NUM_THREADS (set
+    # per dask worker) bounds both
+    hint = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}[precision]
+    compiled = _import_openvino().Core().compile_model(
+        converted, "CPU", {"INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": torch.get_num_threads()})
 
     def run(batch):
         request = compiled.create_infer_request()  # one per call: requests are not shared between threads
@@ -201,19 +210,25 @@ def _openvino_runner(model, size, precision="fp32"):
     return run
 
 
-def _onnxruntime_runner(model, size, precision="fp32"):
-    if precision != "fp32":
-        raise ValueError(f"ONNX Runtime runs these models in fp32 only, not {precision}")
-    import onnxruntime
-
+def _onnx_export(model, size):
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, torch.zeros(1, 3, size, size), buffer, dynamo=False, input_names=["images"],
                           output_names=["features"], dynamic_axes={"images": {0: "n"}}, opset_version=17)
+    return buffer.getvalue()
+
+
+def _onnxruntime_runner(model, size, precision="fp32", calibration=None):
+    if precision != "fp32":
+        raise ValueError(f"ONNX Runtime runs these models in fp32 only, not {precision}")
+    import onnxruntime
+
+    graph = _onnx_export(model, size)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()  # bounded like PyTorch's (OMP_NUM_THREADS)
-    session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    options.log_severity_level = 3  # errors only: its warnings about unused initializers are the exporter's
+    session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def run(batch):
         return session.run(None, {"images": batch})[0].astype(np.float32, copy=False)
@@ -221,17 +236,57 @@ def _onnxruntime_runner(model, size, precision="fp32"):
     return run
 
 
+# digest -> the quantised model a calibration just made, taken by the first runner built for it (fit's
+# calibration is not redone from the blank image); a few at most
+_CALIBRATED = collections.OrderedDict()
+_CALIBRATED_LOCK = threading.Lock()
+
+
+def _take_calibrated(calibration):
+    with _CALIBRATED_LOCK:
+        return _CALIBRATED.pop(calibration["digest"], None)
+
+
+def calibrate_int8(model, size, inputs):
+    """Quantise ``model`` to int8 in OpenVINO (NNCF), calibrated on ``inputs``; returns the calibration (plain data).
+
+    Pass it to :func:`compiled_runner` with ``precision="int8"``: the next runner built for it in
+    this process reuses the quantised model; one built elsewhere (a loaded extractor) rebuilds it
+    from the calibration alone (see ``hybridtl.devices._quantize``).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Frozen, in eval mode; never changed.
+    size : int
+    inputs : numpy.ndarray of float32, shape (n, 3, size, size)
+        Preprocessed images (a few hundred are enough).
+
+    Returns
+    -------
+    dict
+        Strings, numbers and arrays only: safe to save.
+    """
+    with torch.inference_mode(False), torch.no_grad():
+        calibration, quantised = calibrate(lambda: _openvino_convert(model, size), inputs)
+    with _CALIBRATED_LOCK:
+        _CALIBRATED[calibration["digest"]] = quantised
+        while len(_CALIBRATED) > _IDENTITY_SLOTS:
+            _CALIBRATED.popitem(last=False)
+    return calibration
+
+
 _BUILDERS = {"openvino": _openvino_runner, "onnxruntime": _onnxruntime_runner}
-# model -> {(runtime, size): runner or None}; dropped with the model, never pickled
+# model -> {(runtime, size, precision, calibration digest): runner or None}; dropped with the model, never pickled
 _RUNNERS = weakref.WeakKeyDictionary()
-# (identity, runtime, size) -> runner, for the last few models: a copy of the same frozen model that
+# (identity, *that key) -> runner, for the last few models: a copy of the same frozen model that
 # arrives anew (a dask worker unpickles the extractor at every call) reuses its compiled runner
 _BY_IDENTITY = collections.OrderedDict()
 _IDENTITY_SLOTS = 4
 _LOCK = threading.Lock()
 
 
-def compiled_runner(model, runtime, size, identity=None, precision="fp32"):
+def compiled_runner(model, runtime, size, identity=None, precision="fp32", calibration=None):
     """A function from a float32 array (n, 3, size, size) to the model's output, or None to run PyTorch.
 
     Built once per (model, runtime, size) in this process; a failure warns
@@ -249,8 +304,11 @@ def compiled_runner(model, runtime, size, identity=None, precision="fp32"):
     size : int
         The input side the runner is compiled for.
     identity : hashable, optional
-    precision : {"fp32", "bf16"}, default="fp32"
-        What OpenVINO computes in (bf16 on CPUs with bf16 units); the other runtimes take fp32 only.
+    precision : {"fp32", "bf16", "int8"}, default="fp32"
+        What the runtime computes in: bf16 (on CPUs with bf16 units) and int8 (as ``calibration``
+        says) in OpenVINO only; ONNX Runtime takes fp32 only.
+    calibration : dict, optional
+        From :func:`calibrate_int8`, for the same model, runtime and size; needed for int8 only.
 
     Returns
     -------
@@ -269,16 +327,18 @@ def compiled_runner(model, runtime, size, identity=None, precision="fp32"):
     """
     if runtime == "torch":
         return None
+    if (precision == "int8") != (calibration is not None):
+        raise ValueError("precision='int8' needs the calibration calibrate_int8 made, and only int8 takes one")
     with _LOCK:
         runners = _RUNNERS.setdefault(model, {})
-        key = (runtime, size, precision)
+        key = (runtime, size, precision, calibration["digest"] if calibration else None)
         if key not in runners:
             shared = None if identity is None else (identity, *key)
             if shared is not None and shared in _BY_IDENTITY:
                 _BY_IDENTITY.move_to_end(shared)
                 runners[key] = _BY_IDENTITY[shared]
             else:
-                runners[key] = _build(model, *key)
+                runners[key] = _build(model, runtime, size, precision, calibration)
                 if shared is not None:
                     _BY_IDENTITY[shared] = runners[key]
                     while len(_BY_IDENTITY) > _IDENTITY_SLOTS:
@@ -286,10 +346,10 @@ def compiled_runner(model, runtime, size, identity=None, precision="fp32"):
         return runners[key]
 
 
-def _build(model, runtime, size, precision):
+def _build(model, runtime, size, precision, calibration):
     try:
         with torch.inference_mode(False), torch.no_grad():
-            return _BUILDERS[runtime](model, size, precision)
+            return _BUILDERS[runtime](model, size, precision, calibration)
     except Exception as exc:  # noqa: BLE001 - any export or compile failure means: run PyTorch
         cause = (str(exc).splitlines() or [""])[0][:300]
         warnings.warn(f"could not run this model in {runtime} ({type(exc).__name__}: {cause}); "

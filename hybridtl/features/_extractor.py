@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import warnings
 
 import numpy as np
@@ -25,15 +26,17 @@ from ..core import (
     validate_params,
 )
 from ..devices import (
+    CALIBRATION_IMAGES,
     RuntimeFallbackWarning,
     autocast,
+    calibrate_int8,
     compiled_runner,
     halving_batches,
     resolve_device,
     resolve_runtime,
     use_amp,
 )
-from ..images import Preprocess, as_image_set, rows_for_readable
+from ..images import Preprocess, as_image_set, readable_part, rows_for_readable
 from ._cache import CacheSetting, FeatureCache, image_key, resolve_cache
 from ._memo import check_size, file_stamp, frozen_model, placed, weights_digest
 
@@ -93,12 +96,18 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         fastest one installed (OpenVINO, then ONNX Runtime, measured 2-2.5x
         eager PyTorch here), PyTorch on CUDA. Features agree with PyTorch's
         within 1e-4. See :func:`hybridtl.features.compiled_runner`.
-    precision : {"fp32", "bf16"}, default="fp32"
-        What OpenVINO computes in: ``"bf16"`` uses the CPU's bfloat16 units
-        where it has them. Other runtimes compute in fp32 (with one
-        ``RuntimeFallbackWarning``). The default stays fp32 until a table of
-        accuracies over several tasks says bf16 costs nothing (the docs'
-        benchmarks page).
+    precision : {"fp32", "bf16", "int8"}, default="fp32"
+        What the runtime computes in. ``"bf16"``: OpenVINO on the CPU's
+        bfloat16 units where it has them. ``"int8"``: the model quantised
+        after training, calibrated in ``fit`` on up to 300 of the images
+        given to ``fit`` (drawn with a fixed seed; ``fit`` then needs images),
+        by NNCF in OpenVINO (``pip install 'hybridtl[openvino]'``). The calibration is kept as data
+        (``calibration_``), so a saved extractor gives the same features where
+        it is loaded, quantised again there from it (no images needed); a
+        ``GridSearchCV`` calibrates once per fold. Where the runtime cannot
+        compute in the precision (PyTorch, CUDA) it computes in fp32 with one
+        ``RuntimeFallbackWarning``. fp32 stays the default: see the docs'
+        performance page for what each precision costs in accuracy.
 
     Attributes
     ----------
@@ -111,6 +120,9 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         The sha256 of that file ("" for random weights): which weights made the features.
     model_ : torch.nn.Module
         The frozen trunk plus pooling.
+    calibration_ : dict or None
+        With ``precision="int8"``: what the calibration set (activation ranges,
+        corrected biases; strings, numbers and arrays), else None.
 
     Notes
     -----
@@ -205,7 +217,35 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         self.weights_source_ = backbone.weights_source
         self.weights_sha256_ = backbone.weights_sha256
         self.preprocess_ = Preprocess.from_config(self.config_, self.image_size)
+        self.calibration_ = self._calibrate(X) if self.precision == "int8" else None
         return self
+
+    def _calibrate(self, X):
+        """int8: quantise on up to CALIBRATION_IMAGES of ``X`` (a fixed-seed draw of the readable ones)."""
+        runtime = resolve_runtime(self.runtime, resolve_device(self.device))
+        if self._precision(runtime) != "int8":
+            return None
+        if X is None or is_dask_collection(X):
+            raise ValueError("precision='int8' calibrates on the images given to fit: call fit(X) with images in "
+                             "memory (a list, array or folder; for dask input, fit on a sample of it)")
+        images = as_image_set(X, self.on_error)
+        readable, _ = readable_part(images, self.on_error, int(self.num_workers))
+        if len(readable) == 0:
+            raise ValueError("precision='int8' needs readable images in fit's X to calibrate on; none could be read")
+        rng = np.random.default_rng(0)
+        chosen = np.sort(rng.choice(readable, min(len(readable), CALIBRATION_IMAGES), replace=False))
+        batches = images.subset(chosen).batches(self.preprocess_, 64, torch.device("cpu"), int(self.num_workers))
+        inputs = torch.cat(list(batches)).numpy()
+        if importlib.util.find_spec("nncf") is None:
+            raise ValueError("precision='int8' quantises with NNCF, which is not installed: pip install nncf "
+                             "(or 'hybridtl[openvino]'); or use precision='fp32' or 'bf16'")
+        try:
+            return calibrate_int8(self.model_, self.preprocess_.size, inputs)
+        except Exception as exc:  # noqa: BLE001 - as for compiling: any quantiser failure means fp32, said once
+            cause = (str(exc).splitlines() or [""])[0][:300]
+            warnings.warn(f"could not quantise this model to int8 ({type(exc).__name__}: {cause}); "
+                          "computing in fp32", RuntimeFallbackWarning, stacklevel=3)
+            return None
 
     def transform(self, X):
         """Features of the images in ``X``.
@@ -259,7 +299,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
             "amp": use_amp(self.amp, device),
             "device": device.type,
             "runtime": runtime,
-            "precision": self._precision(runtime, warn=False),
+            "precision": [self._precision(runtime, warn=False), self._calibration_digest()],
             "versions": [__version__, torch.__version__, timm.__version__],
         }
 
@@ -299,7 +339,9 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         identity = None
         if runtime != "torch":
             identity = (self.backbone, self.layer, self.pooling, weights_digest(self.model_))
-        runner = compiled_runner(self.model_, runtime, self.preprocess_.size, identity, self._precision(runtime))
+        precision = self._precision(runtime)
+        calibration = self.calibration_ if precision == "int8" else None
+        runner = compiled_runner(self.model_, runtime, self.preprocess_.size, identity, precision, calibration)
         out = None if on_batch is not None else np.empty((len(images), self.n_features_out_), dtype=np.float32)
         workers = int(self.num_workers)
 
@@ -324,13 +366,25 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         return out
 
     def _precision(self, runtime, warn=True):
-        """``precision`` where the runtime computes in it (OpenVINO), else "fp32", with one warning."""
-        if self.precision != "fp32" and runtime != "openvino":
-            if warn:
-                warnings.warn(f"precision={self.precision!r} needs the OpenVINO runtime (runtime={runtime!r} here); "
-                              "computing in fp32", RuntimeFallbackWarning, stacklevel=4)
-            return "fp32"
-        return self.precision
+        """``precision`` where the runtime computes in it, else "fp32", with one warning saying why."""
+        reason = None
+        if self.precision == "bf16" and runtime != "openvino":
+            reason = f"precision='bf16' needs the OpenVINO runtime (runtime={runtime!r} here)"
+        elif self.precision == "int8" and runtime != "openvino":
+            reason = f"precision='int8' needs the OpenVINO runtime (runtime={runtime!r} here)"
+        elif self.precision == "int8" and hasattr(self, "calibration_"):  # fitted: as calibrated, where it can
+            made = (self.calibration_ or {}).get("runtime")
+            if made != runtime:
+                reason = (f"this extractor's int8 calibration was made for {made!r}, not {runtime!r}" if made
+                          else "fit could not calibrate int8")
+        if reason is None:
+            return self.precision
+        if warn:
+            warnings.warn(f"{reason}; computing in fp32", RuntimeFallbackWarning, stacklevel=4)
+        return "fp32"
+
+    def _calibration_digest(self):
+        return (getattr(self, "calibration_", None) or {}).get("digest")
 
     def _batch_size(self, device, compiled=False):
         """``"auto"``: 64 on CUDA and for a compiled CPU runtime (fewer calls; small images gain most),
