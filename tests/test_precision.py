@@ -140,3 +140,12 @@ def test_a_calibration_that_does_not_fit_the_graph_falls_back_to_fp32_saying_why
         got = broken.transform(photos[:2])
     eager = CNNFeatureExtractor(image_size=64, device="cpu", runtime="torch", cache=None).fit()
     np.testing.assert_allclose(got, eager.transform(photos[:2]), atol=1e-4)
+
+
+def test_refitting_calibrates_again(photos):
+    """A refit calibrates on its own images, whatever the earlier fit left (even a failed calibration)."""
+    ext = CNNFeatureExtractor(image_size=32, device="cpu", cache=None, precision="int8")
+    ext.calibration_ = None  # as a failed calibration leaves it
+    assert ext.fit(photos[:4]).calibration_["images"] == 4
+    first = ext.calibration_["digest"]
+    assert ext.fit(photos[4:]).calibration_["digest"] != first

@@ -19,7 +19,9 @@ are put back. Written here because NNCF cannot apply saved activation ranges to 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import warnings
 
 import numpy as np
@@ -59,18 +61,16 @@ def _nncf_quantize(converted, inputs, settings):
                              **_nncf_options(settings))
 
 
-class _quiet_nncf:
-    """NNCF logs each step at INFO and draws its own progress bars; a library's user sees hybridtl's only."""
-
-    def __enter__(self):
-        import logging
-
-        self._logger = logging.getLogger("nncf")
-        self._level = self._logger.level
-        self._logger.setLevel(logging.ERROR)
-
-    def __exit__(self, *exc):
-        self._logger.setLevel(self._level)
+@contextlib.contextmanager
+def _quiet_nncf():
+    """NNCF logs each step at INFO; a library's user sees warnings and errors only."""
+    logger = logging.getLogger("nncf")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _blank(size):

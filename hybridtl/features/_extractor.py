@@ -223,7 +223,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
     def _calibrate(self, X):
         """int8: quantise on up to CALIBRATION_IMAGES of ``X`` (a fixed-seed draw of the readable ones)."""
         runtime = resolve_runtime(self.runtime, resolve_device(self.device))
-        if self._precision(runtime) != "int8":
+        if self._precision(runtime, fitted=False) != "int8":
             return None
         if X is None or is_dask_collection(X):
             raise ValueError("precision='int8' calibrates on the images given to fit: call fit(X) with images in "
@@ -365,14 +365,15 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
                 bar.update(len(features))
         return out
 
-    def _precision(self, runtime, warn=True):
-        """``precision`` where the runtime computes in it, else "fp32", with one warning saying why."""
+    def _precision(self, runtime, warn=True, fitted=True):
+        """``precision`` where the runtime computes in it (and, ``fitted``, as fit calibrated it), else "fp32",
+        with one warning saying why."""
         reason = None
         if self.precision == "bf16" and runtime != "openvino":
             reason = f"precision='bf16' needs the OpenVINO runtime (runtime={runtime!r} here)"
         elif self.precision == "int8" and runtime != "openvino":
             reason = f"precision='int8' needs the OpenVINO runtime (runtime={runtime!r} here)"
-        elif self.precision == "int8" and hasattr(self, "calibration_"):  # fitted: as calibrated, where it can
+        elif self.precision == "int8" and fitted:
             made = (self.calibration_ or {}).get("runtime")
             if made != runtime:
                 reason = (f"this extractor's int8 calibration was made for {made!r}, not {runtime!r}" if made
