@@ -97,12 +97,16 @@ def test_a_loaded_int8_extractor_rebuilds_the_same_model_from_its_calibration(in
     np.testing.assert_array_equal(np.load(tmp_path / "got.npy"), features)
 
 
-def test_int8_calibrates_on_at_most_calibration_images(photos, monkeypatch):
+def test_int8_calibrates_on_at_most_calibration_images_and_again_at_each_fit(photos, monkeypatch):
+    """Up to CALIBRATION_IMAGES of fit's images; a refit calibrates on its own, whatever the earlier fit left."""
     import hybridtl.features._extractor as module
 
     monkeypatch.setattr(module, "CALIBRATION_IMAGES", 3)
-    ext = CNNFeatureExtractor(image_size=32, device="cpu", cache=None, precision="int8").fit(photos)
-    assert ext.calibration_["images"] == 3
+    ext = CNNFeatureExtractor(image_size=32, device="cpu", cache=None, precision="int8")
+    ext.calibration_ = None  # as a failed calibration leaves it
+    assert ext.fit(photos).calibration_["images"] == 3
+    first = ext.calibration_["digest"]
+    assert ext.fit(photos[:2]).calibration_["images"] == 2 and ext.calibration_["digest"] != first
 
 
 def test_int8_needs_images_at_fit():
@@ -141,11 +145,3 @@ def test_a_calibration_that_does_not_fit_the_graph_falls_back_to_fp32_saying_why
     eager = CNNFeatureExtractor(image_size=64, device="cpu", runtime="torch", cache=None).fit()
     np.testing.assert_allclose(got, eager.transform(photos[:2]), atol=1e-4)
 
-
-def test_refitting_calibrates_again(photos):
-    """A refit calibrates on its own images, whatever the earlier fit left (even a failed calibration)."""
-    ext = CNNFeatureExtractor(image_size=32, device="cpu", cache=None, precision="int8")
-    ext.calibration_ = None  # as a failed calibration leaves it
-    assert ext.fit(photos[:4]).calibration_["images"] == 4
-    first = ext.calibration_["digest"]
-    assert ext.fit(photos[4:]).calibration_["digest"] != first

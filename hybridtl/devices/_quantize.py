@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import warnings
 
@@ -63,12 +64,14 @@ def _nncf_quantize(converted, inputs, settings):
 
 @contextlib.contextmanager
 def _quiet_nncf():
-    """NNCF logs each step at INFO; a library's user sees warnings and errors only."""
+    """NNCF logs each step at INFO and draws its own progress bars on stdout, where a library's user (or a
+    doctest) does not expect them; they are kept from it, its warnings and errors are not."""
     logger = logging.getLogger("nncf")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        yield
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
     finally:
         logger.setLevel(level)
 

@@ -266,6 +266,19 @@ def calibrate_int8(model, size, inputs):
     -------
     dict
         Strings, numbers and arrays only: safe to save.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+    ...                             torch.nn.Flatten()).eval()
+    >>> inputs = np.random.default_rng(0).random((4, 3, 16, 16), dtype=np.float32)
+    >>> calibration = calibrate_int8(model, 16, inputs)
+    >>> calibration["runtime"], calibration["images"]
+    ('openvino', 4)
+    >>> run = compiled_runner(model, "openvino", 16, precision="int8", calibration=calibration)
+    >>> run(inputs).shape
+    (4, 8)
     """
     with torch.inference_mode(False), torch.no_grad():
         calibration, quantised = calibrate(lambda: _openvino_convert(model, size), inputs)
