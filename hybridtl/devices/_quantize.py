@@ -5,8 +5,9 @@ are those that measured closest to fp32 features here (``benchmarks/precision.py
 correction rather than the fast one, and, on CPUs with VNNI or AMX int8 units, no 7-bit "overflow fix"
 of the weights (those units do not overflow; on other CPUs NNCF's default stays). ONNX Runtime's
 static quantisation (``quantize_static``, 1.32) was tried as the fallback where OpenVINO is absent and
-left out: its features kept a mean cosine of 0.05-0.06 to fp32 with QDQ or QOperator, per-channel or
-not, reduced range or not, after ``quant_pre_process`` or not (0.83 with convolutions only).
+left out: its features kept a mean cosine of 0.05-0.07 to fp32 with QDQ or QOperator, per channel,
+reduced range or not, after ``quant_pre_process`` or not (0.84 with convolutions only;
+``benchmarks/int8_onnxruntime.py``).
 
 What a calibration learns is kept as data, not as a model, so that a saved extractor holds no
 runtime's model and gives the same features wherever it is loaded: the constants that calibration
