@@ -1,10 +1,14 @@
 """Training the new layer on bottleneck features computed once, when nothing before it can change.
 
-With ``strategy="head"`` and frozen BatchNorm, the backbone's output for an image is the same in
-every epoch: recomputing it is the cost of head-only fine-tuning. Here each image (and, when the
-augmentation is flips only, its mirror image) goes through the frozen network once, through the
-fastest runtime installed, and the trainer then runs its epochs on those features: same callbacks,
-same early stopping, same history, the new layer being the only module it calls.
+While the backbone is frozen and its BatchNorm keeps its statistics, the backbone's output for an
+image is the same in every epoch: recomputing it is the cost of head-only fine-tuning, and of
+two_stage's first stage. Here each image (and, when the augmentation is flips only, its mirror
+image) goes through the frozen network once, through the fastest runtime installed, and the trainer
+runs those epochs on the features: same callbacks, same early stopping, same history, the new layer
+being the only module it calls. Which epochs these are is read from the strategy itself
+(:func:`frozen_epochs`): every epoch of ``head``, the ``head_epochs`` of ``two_stage``. Computing the
+features costs one pass (two with flips), so it is done only for two or more such epochs: gradual's
+single head-only epoch runs the whole network as before.
 
 What changes from running the whole network every epoch: the features are computed in eval mode,
 so a dropout layer just before the new one (VGG's and AlexNet's have one; the EfficientNets'
@@ -22,17 +26,50 @@ from tqdm.auto import tqdm
 from ..backbones import without_classifier
 from ..devices import compiled_runner, resolve_runtime
 
-__all__ = ["FeatureSet", "bottleneck_features", "features_stay_fixed"]
+__all__ = ["CachedEpochs", "FeatureSet", "bottleneck_features", "cached_epochs", "frozen_epochs"]
 
 # Converting and compiling a network for OpenVINO takes about 1.4 s here (benchmarks/compiled_runner.py);
 # below about 100 images at 224 px (or as many pixels at other sizes) eager PyTorch finishes first.
 _COMPILE_PAYS_PIXELS = 100 * 224 * 224
+# Computing the features is one pass over the images (two with flips) in eval mode; an epoch with the
+# backbone frozen is one forward pass in train mode: from two such epochs on, computing once pays.
+_CACHE_PAYS_EPOCHS = 2
 
 
-def features_stay_fixed(params, augment, distributed):
-    """Whether the new layer's input is fixed for every epoch of this fit, so it can be computed once."""
-    return (params["strategy"] == "head" and params["bn"] == "frozen" and augment in (None, "flip")
-            and not params["tta"] and not distributed)
+def frozen_epochs(strategy, epochs, n_blocks):
+    """How many epochs, from the first, ``strategy`` trains the new layer alone.
+
+    Examples
+    --------
+    >>> from hybridtl.finetune import make_strategy
+    >>> [frozen_epochs(make_strategy(name, lr=1e-3, epochs=8, head_epochs=3), 8, n_blocks=7)
+    ...  for name in ("head", "two_stage", "gradual", "full")]
+    [8, 3, 1, 0]
+    """
+    count = 0
+    while count < epochs and strategy.plan(count, n_blocks)[0] == 0:
+        count += 1
+    return count
+
+
+def cached_epochs(params, strategy, n_blocks, augment, distributed):
+    """How many of this fit's first epochs train the new layer on features computed once; 0 for none.
+
+    Those epochs must leave the new layer's input unchanged (the backbone frozen, BatchNorm keeping its
+    statistics, no random crops, no test-time flips, one process) and be at least two, or computing
+    the features does not pay.
+    """
+    if params["bn"] != "frozen" or augment not in (None, "flip") or params["tta"] or distributed:
+        return 0
+    count = frozen_epochs(strategy, int(params["epochs"]), n_blocks)
+    return count if count >= _CACHE_PAYS_EPOCHS else 0
+
+
+class CachedEpochs:
+    """The first ``epochs`` epochs of a fit, trained on ``train`` and validated on ``val`` (FeatureSets)."""
+
+    def __init__(self, epochs, train, val):
+        self.epochs, self.train, self.val = epochs, train, val
 
 
 class FeatureSet:

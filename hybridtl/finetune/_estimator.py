@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
+from ..backbones import trainable_blocks
 from ..callbacks import (
     CallbackList,
     LRScheduler,
@@ -38,7 +39,7 @@ from ..core import (
 )
 from ..devices import resolve_device, retry_halving, use_amp
 from ..images import as_image_set, readable_part, rows_for_readable, warn_skipped
-from ._cached import bottleneck_features, features_stay_fixed
+from ._cached import CachedEpochs, bottleneck_features, cached_epochs
 from ._distributed import DistributedTrainer, current_process_group, is_main_process
 from ._lr_finder import cycle, lr_range_test
 from ._plots import plot_history, plot_lr_find
@@ -166,8 +167,9 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         Epoch (1-based) whose weights were kept, when validating.
     cached_features_ : bool
         Whether the last training run computed the new layer's input once and trained it on those
-        features (``strategy="head"`` with frozen BatchNorm, flips or no augmentation, no ``tta``):
-        see :mod:`hybridtl.finetune._cached`.
+        features in the epochs where the backbone stays frozen (every epoch of ``strategy="head"``,
+        the first ``head_epochs`` of ``two_stage``; with frozen BatchNorm, flips or no augmentation,
+        no ``tta``, and two such epochs or more): see :mod:`hybridtl.finetune._cached`.
     refit_epochs_ : int or None
         Epochs of the ``refit_full`` run on all the data, else None.
     interrupted_ : bool
@@ -330,14 +332,14 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         """A freshly built network, optimizer, loss and RNG for one training run (fit or lr_find)."""
         return new_run(self.get_params(deep=False), classes, targets, seed, device, start)
 
-    def _trainer(self, run, device, group, seed, extra=(), net=None):
+    def _trainer(self, run, device, group, seed, extra=(), cached=None):
         """The trainer of one run: this process alone, or this rank of a process group."""
         params = self.get_params(deep=False)
         options = {"augment": augmentation(params["augment"]), "num_workers": int(self.num_workers),
-                   "tta": bool(self.tta), "progress": self.progress and is_main_process(), "net": net}
+                   "tta": bool(self.tta), "progress": self.progress and is_main_process()}
         callbacks = built_in_callbacks(params) + user_callbacks(params) + list(extra)
         if group is None:
-            return Trainer(run, callbacks, device, int(self.batch_size), **options)
+            return Trainer(run, callbacks, device, int(self.batch_size), cached=cached, **options)
         return DistributedTrainer(run, callbacks, device, int(self.batch_size), group, seed, **options)
 
     # -- sklearn API --------------------------------------------------------
@@ -391,18 +393,23 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         self.preprocess_ = run.preprocess
         self.model_ = run.backbone.module
         self.weights_source_, self.weights_sha256_ = run.backbone.weights_source, run.backbone.weights_sha256
-        augment = augmentation(self.augment)
-        self.cached_features_ = features_stay_fixed(self.get_params(deep=False), augment, group is not None)
-        if not self.cached_features_:
-            trainer = self._trainer(run, device, group, seed, extra)
-            return trainer.fit(train_set, train_targets, val_set, val_targets, int(self.epochs))
+        cached = self._cached_epochs(run, train_set, val_set, val_targets, device, group is not None)
+        self.cached_features_ = cached is not None
+        trainer = self._trainer(run, device, group, seed, extra, cached)
+        return trainer.fit(train_set, train_targets, val_set, val_targets, int(self.epochs))
+
+    def _cached_epochs(self, run, train_set, val_set, val_targets, device, distributed):
+        """The first epochs that train the new layer on features computed once, with those features; or None."""
+        params, augment = self.get_params(deep=False), augmentation(self.augment)
+        n_blocks = len(trainable_blocks(run.backbone))
+        epochs = cached_epochs(params, strategy(params), n_blocks, augment, distributed)
+        if not epochs:
+            return None
         features = {"preprocess": run.preprocess, "device": device, "batch_size": int(self.batch_size),
                     "num_workers": int(self.num_workers), "progress": self.progress}
-        train_set = bottleneck_features(run.backbone, train_set, mirror=augment == "flip", **features)
-        if len(val_targets):
-            val_set = bottleneck_features(run.backbone, val_set, **features)
-        trainer = self._trainer(run, device, group, seed, extra, net=run.head)
-        return trainer.fit(train_set, train_targets, val_set, val_targets, int(self.epochs))
+        train = bottleneck_features(run.backbone, train_set, mirror=augment == "flip", **features)
+        val = bottleneck_features(run.backbone, val_set, **features) if len(val_targets) else val_set
+        return CachedEpochs(epochs, train, val)
 
     def _refit(self, classes, targets, images, seed, device, group, start, chosen):
         """Train again on all the data with the same schedule, stopping at the epoch early stopping chose."""

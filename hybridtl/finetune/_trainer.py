@@ -58,14 +58,15 @@ class Trainer:
     tta : bool, default=False
         Validation averages each image with its mirror image.
     progress : bool, default=True
-    net : torch.nn.Module, optional
-        What turns a batch into logits, when that is not the whole network: the new layer alone,
-        trained on features computed once (:mod:`hybridtl.finetune._cached`).
+    cached : CachedEpochs, optional
+        The first ``cached.epochs`` epochs train and validate the new layer alone on features
+        computed once (:mod:`hybridtl.finetune._cached`), in place of the images given to :meth:`fit`.
     """
 
     def __init__(self, run, callbacks, device, batch_size, augment=None, num_workers=0, tta=False, progress=True,
-                 net=None):
-        self.run, self.callbacks, self.device, self.net = run, list(callbacks), device, net
+                 cached=None):
+        self.run, self.callbacks, self.device, self.cached = run, list(callbacks), device, cached
+        self.net = None  # what turns a batch into logits this epoch; None: the whole network
         self.augment, self.num_workers, self.tta, self.progress = augment, num_workers, tta, progress
         self.backoff = BatchBackOff(batch_size, "fit")
         model = run.backbone.module
@@ -76,8 +77,8 @@ class Trainer:
         for callback in self.callbacks:
             getattr(callback, hook)(self.state)
 
-    def fit(self, train_set, train_targets, val_set, val_targets, epochs):
-        """Train on ``train_set`` and validate on ``val_set`` (which may be empty); return the final state."""
+    def fit(self, train_images, train_targets, val_images, val_targets, epochs):
+        """Train on ``train_images`` and validate on ``val_images`` (which may be empty); return the final state."""
         state = self.state
         state.epochs = epochs
         self.notify("on_train_begin")
@@ -88,6 +89,7 @@ class Trainer:
                 state.model.train()
                 self.notify("on_epoch_begin")
                 start = time.perf_counter()
+                train_set, val_set = self._epoch_inputs(epoch, train_images, val_images)
                 train_loss, train_acc = self.backoff.call(lambda size: self.train_epoch(train_set, train_targets, size))
                 val_loss, val_acc = self.validate(val_set, val_targets)
                 state.record = self._record(train_loss, train_acc, val_loss, val_acc, time.perf_counter() - start)
@@ -105,6 +107,14 @@ class Trainer:
         state.model.eval()
         self.notify("on_train_end")
         return state
+
+    def _epoch_inputs(self, epoch, train_images, val_images):
+        """(training set, validation set) of ``epoch``: the images, or the cached features of its first epochs."""
+        if self.cached is not None and epoch < self.cached.epochs:
+            self.net = self.run.head
+            return self.cached.train, self.cached.val
+        self.net = None
+        return train_images, val_images
 
     def _record(self, train_loss, train_acc, val_loss, val_acc, seconds):
         """The epoch's row of ``history_``."""
