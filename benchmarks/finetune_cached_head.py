@@ -35,6 +35,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--size", type=int, default=None, help="feed the task's images at this size instead")
     parser.add_argument("--strategy", default="head", choices=["head", "two_stage"])
+    parser.add_argument("--only", choices=["now", "before"],
+                        help="fit this contender alone (to time whole processes against each other)")
     args = parser.parse_args(argv)
     task = TASKS[args.task] if args.size is None else at_size(TASKS[args.task], args.size)
     rows = []
@@ -45,7 +47,9 @@ def main(argv=None):
             f"{name}, features once (now)": ({"strategy": name}, False),
             f"{name}, full forward every epoch (before)": ({"strategy": name}, True),
         }
-        if name == "head":
+        if args.only:
+            contenders = {key: value for key, value in contenders.items() if f"({args.only})" in key}
+        elif name == "head":
             contenders["head, features once, lr=3e-3, 30 epochs"] = ({"strategy": "head", "lr": 3e-3, "epochs": 30},
                                                                       False)
             start = time.perf_counter()

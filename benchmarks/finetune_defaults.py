@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 from finetune_bn import _crops, at_size, digits32, photos64
 
+from hybridtl.callbacks import Callback
 from hybridtl.finetune import FineTuneClassifier
 
 digits64 = at_size(digits32, 64)
@@ -130,6 +131,29 @@ def plain_loop(X_train, y_train, X_test, size, epochs, seed, lr=3e-4, head_only=
         return classes[model(test).argmax(1).numpy()]
 
 
+class FreezeLowest(Callback):
+    """Keeps the lowest ``n`` blocks frozen whatever the strategy says (runs after it, as a user's callback).
+
+    A contender's ``"freeze_lowest": n`` in ``--contenders``: what freezing the lowest blocks by default
+    would cost in accuracy (``benchmarks/train_step.py`` measures what it saves).
+    """
+
+    def __init__(self, n):
+        self.n = n
+
+    def on_epoch_begin(self, state):
+        for block in state.blocks[: self.n]:
+            block.requires_grad_(False)
+
+
+def _estimator_params(params):
+    """FineTuneClassifier keyword arguments from a contender's, ``freeze_lowest`` turned into its callback."""
+    params = dict(params)
+    if "freeze_lowest" in params:
+        params["callbacks"] = [FreezeLowest(params.pop("freeze_lowest"))]
+    return params
+
+
 def contenders(spec):
     """name -> FineTuneClassifier keyword arguments, from a JSON object or the built-in list."""
     if spec:
@@ -172,14 +196,15 @@ def main(argv=None):
                          "best_epoch": None, "seconds": time.perf_counter() - start})
             print(rows[-1], flush=True)
         for name, params in contenders(args.contenders).items():
-            params = {"epochs": args.epochs, **params}
+            params = {"epochs": args.epochs, **_estimator_params(params)}
             clf = FineTuneClassifier(image_size=size, device="cpu", progress=False, random_state=seed, **params)
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 accuracy = clf.fit(X_train, y_train).score(X_test, y_test)
             rows.append({"task": task, "contender": name, "seed": seed, "accuracy": accuracy,
-                         "best_epoch": clf.best_epoch_, "seconds": time.perf_counter() - start})
+                         "best_epoch": clf.best_epoch_, "seconds": time.perf_counter() - start,
+                         "epoch_seconds": float(clf.history_["seconds"].median())})
             print(rows[-1], flush=True)
     runs = pd.DataFrame(rows)
     if args.out:
