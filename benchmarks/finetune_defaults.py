@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from finetune_bn import _crops, at_size, digits32, photos64
 
-from hybridtl.callbacks import Callback
+from hybridtl.callbacks import FreezeBlocks
 from hybridtl.finetune import FineTuneClassifier
 
 digits64 = at_size(digits32, 64)
@@ -131,26 +131,12 @@ def plain_loop(X_train, y_train, X_test, size, epochs, seed, lr=3e-4, head_only=
         return classes[model(test).argmax(1).numpy()]
 
 
-class FreezeLowest(Callback):
-    """Keeps the lowest ``n`` blocks frozen whatever the strategy says (runs after it, as a user's callback).
-
-    A contender's ``"freeze_lowest": n`` in ``--contenders``: what freezing the lowest blocks by default
-    would cost in accuracy (``benchmarks/train_step.py`` measures what it saves).
-    """
-
-    def __init__(self, n):
-        self.n = n
-
-    def on_epoch_begin(self, state):
-        for block in state.blocks[: self.n]:
-            block.requires_grad_(False)
-
-
 def _estimator_params(params):
-    """FineTuneClassifier keyword arguments from a contender's, ``freeze_lowest`` turned into its callback."""
+    """FineTuneClassifier keyword arguments from a contender's: ``"freeze_lowest": n`` becomes the callback
+    ``FreezeBlocks(n)`` (with the default ``bn="frozen"``, the same training as freezing them by hand)."""
     params = dict(params)
     if "freeze_lowest" in params:
-        params["callbacks"] = [FreezeLowest(params.pop("freeze_lowest"))]
+        params["callbacks"] = [FreezeBlocks(params.pop("freeze_lowest"))]
     return params
 
 

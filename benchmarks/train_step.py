@@ -39,7 +39,7 @@ def _setup(compiled, frozen):
     replace_classifier(backbone, 10)
     model = backbone.module.to(memory_format=torch.channels_last).train()
     for module in model.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+        if isinstance(module, torch.nn.BatchNorm2d):  # timm's BatchNormAct2d is one
             module.eval()
     for block in trainable_blocks(backbone)[:frozen]:
         block.requires_grad_(False)

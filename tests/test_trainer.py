@@ -9,7 +9,7 @@ import torch
 from sklearn.base import clone
 
 import hybridtl
-from hybridtl.callbacks import Callback, Checkpoint, LRSchedule, LRScheduler
+from hybridtl.callbacks import Callback, Checkpoint, FreezeBlocks, LRSchedule, LRScheduler
 from hybridtl.finetune import FineTuneClassifier
 
 FAST = dict(image_size=32, device="cpu", progress=False, random_state=0, augment=False, batch_size=16)
@@ -207,3 +207,19 @@ def test_saved_training_callbacks_load_but_unknown_classes_are_refused(small_dig
     hybridtl.save(clf, tmp_path / "mine.hybridtl")
     with pytest.raises(ValueError, match=r"Recorder.*set_params\(callbacks=None\) before saving"):
         hybridtl.load(tmp_path / "mine.hybridtl")
+
+
+def test_freeze_blocks_keeps_the_lowest_blocks_as_they_were_and_saves_safely(small_digits, tmp_path):
+    from hybridtl.backbones import load_backbone
+
+    X, y = small_digits
+    clf = FineTuneClassifier(strategy="full", epochs=2, callbacks=[FreezeBlocks(4)], **FAST).fit(X, y)
+    full = FineTuneClassifier(strategy="full", epochs=1, **FAST).fit(X, y)
+    assert (clf.history_["n_trainable_params"] < full.history_["n_trainable_params"].iloc[0]).all()
+    pretrained, fitted = load_backbone(clf.backbone, "imagenet").module.state_dict(), clf.model_.state_dict()
+    # Lite0's lowest 4 blocks: the stem (conv_stem, bn1) and the first three stages; running statistics included
+    low = [n for n in pretrained if n.startswith(("conv_stem", "bn1.", "blocks.0.", "blocks.1.", "blocks.2."))]
+    assert low and all(torch.equal(pretrained[n], fitted[n]) for n in low)
+    assert not all(torch.equal(pretrained[n], fitted[n]) for n in pretrained if n.startswith("blocks.5."))
+    hybridtl.save(clf, tmp_path / "frozen.hybridtl")
+    assert hybridtl.load(tmp_path / "frozen.hybridtl").callbacks[0].n == 4

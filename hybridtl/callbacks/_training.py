@@ -1,5 +1,5 @@
-"""Callbacks that decide what trains and when training ends: BatchNorm statistics, early stopping,
-a non-finite loss, a fixed number of epochs, a time limit."""
+"""Callbacks that decide what trains and when training ends: BatchNorm statistics, the lowest blocks
+kept frozen, early stopping, a non-finite loss, a fixed number of epochs, a time limit."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import warnings
 
 from torch import nn
 
-from ..core import BN_POLICIES, Options, check_param
+from ..core import BN_POLICIES, Interval, Options, check_param
 from ._base import Callback, cpu_copy
 
-__all__ = ["BatchNormPolicy", "EarlyStopping", "StopAfter", "TerminateOnNaN", "TimeLimit"]
+__all__ = ["BatchNormPolicy", "EarlyStopping", "FreezeBlocks", "StopAfter", "TerminateOnNaN", "TimeLimit"]
 
 # every BatchNorm flavour in torch (timm's BatchNormAct2d is a BatchNorm2d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
@@ -52,6 +52,42 @@ class BatchNormPolicy(Callback):
             if isinstance(module, _BATCH_NORMS):
                 params = list(module.parameters(recurse=False))
                 if self.policy == "frozen" or (params and not any(p.requires_grad for p in params)):
+                    module.eval()
+
+
+class FreezeBlocks(Callback):
+    """Keep the backbone's lowest ``n`` blocks frozen, whatever the strategy trains above them.
+
+    Their backward pass, the costliest part of a step at high resolution, is never computed, and
+    their BatchNorm layers keep their statistics. Measured on EfficientNet-Lite0 (lowest 4 of its 9
+    blocks, ``benchmarks/train_step.py`` and ``benchmarks/finetune_defaults.py``): ``full``
+    fine-tuning at 224 px 2.0-2.2x faster per epoch, and on photos close to ImageNet's it no longer
+    overshoots at the default rate (0.975 +- 0.006 against 0.949 +- 0.050 over 3 seeds); at 64 px
+    1.3-1.4x faster, with -0.010 to +0.023 accuracy by task. Not a default: see the benchmarks page.
+
+    Parameters
+    ----------
+    n : int >= 0
+        How many blocks, counted from the input (:func:`hybridtl.backbones.trainable_blocks`).
+
+    Examples
+    --------
+    >>> from hybridtl.finetune import FineTuneClassifier
+    >>> clf = FineTuneClassifier(strategy="full", callbacks=[FreezeBlocks(4)])
+    >>> FreezeBlocks(-1)
+    Traceback (most recent call last):
+    ...
+    hybridtl.core.InvalidParameterError: "n" must be an integer >= 0; got -1
+    """
+
+    def __init__(self, n):
+        self.n = check_param("n", n, [Interval("integer", 0, None)])
+
+    def on_epoch_begin(self, state):
+        for block in state.blocks[: self.n]:
+            block.requires_grad_(False)
+            for module in block.modules():
+                if isinstance(module, _BATCH_NORMS):
                     module.eval()
 
 

@@ -66,6 +66,7 @@ TRUSTED = (
     "sklearn.calibration._SigmoidCalibration",
     "xgboost.core.Booster",
     "hybridtl.callbacks.Checkpoint",
+    "hybridtl.callbacks.FreezeBlocks",
     "hybridtl.callbacks.LRScheduler",
     "hybridtl.callbacks.PrintLog",
     "hybridtl.callbacks.TimeLimit",
