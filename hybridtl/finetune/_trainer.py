@@ -89,7 +89,7 @@ class Trainer:
                 state.model.train()
                 self.notify("on_epoch_begin")
                 start = time.perf_counter()
-                train_set, val_set = self._epoch_inputs(epoch, train_images, val_images)
+                self.net, train_set, val_set = self._epoch_inputs(epoch, train_images, val_images)
                 train_loss, train_acc = self.backoff.call(lambda size: self.train_epoch(train_set, train_targets, size))
                 val_loss, val_acc = self.validate(val_set, val_targets)
                 state.record = self._record(train_loss, train_acc, val_loss, val_acc, time.perf_counter() - start)
@@ -109,12 +109,11 @@ class Trainer:
         return state
 
     def _epoch_inputs(self, epoch, train_images, val_images):
-        """(training set, validation set) of ``epoch``: the images, or the cached features of its first epochs."""
+        """(net, training set, validation set) of ``epoch``: the whole network (None) on the images, or the new
+        layer on the cached features in the first epochs."""
         if self.cached is not None and epoch < self.cached.epochs:
-            self.net = self.run.head
-            return self.cached.train, self.cached.val
-        self.net = None
-        return train_images, val_images
+            return self.run.head, self.cached.train, self.cached.val
+        return None, train_images, val_images
 
     def _record(self, train_loss, train_acc, val_loss, val_acc, seconds):
         """The epoch's row of ``history_``."""
