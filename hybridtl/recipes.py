@@ -16,7 +16,7 @@ from pathlib import Path
 __all__ = ["Recipe", "finetune_builder", "hybrid_builder", "list_recipes", "load_recipe", "recipes_dir"]
 
 SETTINGS = ("image_size", "device", "epochs", "batch_size", "augment", "random_state", "progress", "cache", "backbone",
-            "weights", "precision")
+            "weights", "precision", "decode")
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def hybrid_builder(head):
     -------
     callable
         ``build(image_size=None, device="auto", random_state=0, progress=False, cache="auto",
-        backbone="efficientnet_lite0", weights="imagenet", precision="fp32", **_)``,
+        backbone="efficientnet_lite0", weights="imagenet", precision="fp32", decode="fast", **_)``,
         which returns :func:`hybridtl.heads.make_hybrid_pipeline`'s pipeline.
 
     Examples
@@ -141,12 +141,12 @@ def hybrid_builder(head):
     """
 
     def build(image_size=None, device="auto", random_state=0, progress=False, cache="auto",
-              backbone="efficientnet_lite0", weights="imagenet", precision="fp32", **_):
+              backbone="efficientnet_lite0", weights="imagenet", precision="fp32", decode="fast", **_):
         from .heads import make_hybrid_pipeline  # when a recipe is built: listing recipes imports no torch
 
         return make_hybrid_pipeline(head, random_state=random_state, image_size=image_size, device=device,
                                     progress=progress, cache=cache, backbone=backbone, weights=weights,
-                                    precision=precision)
+                                    precision=precision, decode=decode)
 
     return build
 
@@ -163,7 +163,7 @@ def finetune_builder(strategy, lr=1e-3):
     -------
     callable
         ``build(image_size=None, device="auto", epochs=20, batch_size=32, augment=True, random_state=0,
-        progress=False, backbone="efficientnet_lite0", weights="imagenet", **_)``, which returns the
+        progress=False, backbone="efficientnet_lite0", weights="imagenet", decode="fast", **_)``, which returns the
         classifier (early stopping patience 5).
 
     Examples
@@ -174,11 +174,11 @@ def finetune_builder(strategy, lr=1e-3):
     """
 
     def build(image_size=None, device="auto", epochs=20, batch_size=32, augment=True, random_state=0,
-              progress=False, backbone="efficientnet_lite0", weights="imagenet", **_):
+              progress=False, backbone="efficientnet_lite0", weights="imagenet", decode="fast", **_):
         from .finetune import FineTuneClassifier  # when a recipe is built: listing recipes imports no torch
 
         return FineTuneClassifier(backbone=backbone, weights=weights, strategy=strategy, lr=lr, epochs=epochs,
                                   batch_size=batch_size, patience=5, augment=augment, image_size=image_size,
-                                  device=device, random_state=random_state, progress=progress)
+                                  device=device, random_state=random_state, progress=progress, decode=decode)
 
     return build

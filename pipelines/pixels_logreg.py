@@ -10,6 +10,6 @@ KIND = "baseline"
 GRID = {"head__C": [0.01, 0.1, 1.0]}
 
 
-def build(random_state=0, **_):
-    return Pipeline([("pixels", PixelFeatures(image_size=16)), ("scale", StandardScaler()),
+def build(random_state=0, decode="fast", **_):
+    return Pipeline([("pixels", PixelFeatures(image_size=16, decode=decode)), ("scale", StandardScaler()),
                      ("head", LogisticRegression(max_iter=2000, random_state=random_state))])

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..core import (
     AUGMENTS,
+    DECODES,
     SCORINGS,
     Boolean,
     DeviceName,
@@ -106,6 +107,10 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     augment : {True, False, "flip", "light", "strong"}, default=True
     ensemble : bool, default=True
         Whether the soft-voting ensemble is a contender.
+    decode : {"fast", "exact"}, default="fast"
+        How every contender decodes image files (see
+        :class:`hybridtl.features.CNNFeatureExtractor`); the fine-tuning
+        contenders share one decoded copy of each file.
 
     Attributes
     ----------
@@ -158,11 +163,12 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         "batch_size": [Interval("integer", 1, None)],
         "augment": [Boolean(), Options(AUGMENTS)],
         "ensemble": [Boolean()],
+        "decode": [Options(DECODES)],
     }
 
     def __init__(self, time_budget=600, recipes="auto", scoring="accuracy", cv=5, random_state=None, device="auto",
                  progress=True, backbone="efficientnet_lite0", weights="imagenet", image_size=None, epochs=20,
-                 batch_size=32, augment=True, ensemble=True):
+                 batch_size=32, augment=True, ensemble=True, decode="fast"):
         self.time_budget = time_budget
         self.recipes = recipes
         self.scoring = scoring
@@ -177,6 +183,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.augment = augment
         self.ensemble = ensemble
+        self.decode = decode
 
     def check_params(self):
         """Check every parameter; return the budget in seconds."""
@@ -186,7 +193,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     def _settings(self, seed):
         return {"image_size": self.image_size, "device": self.device, "epochs": self.epochs,
                 "batch_size": self.batch_size, "augment": self.augment, "random_state": seed, "progress": False,
-                "cache": "auto", "backbone": self.backbone, "weights": self.weights}
+                "cache": "auto", "backbone": self.backbone, "weights": self.weights, "decode": self.decode}
 
     def fit(self, X, y):
         """Search the contenders within the budget and keep the winner.
@@ -259,6 +266,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state):
+        state = {"decode": "fast", **state}  # saved before decode existed; it only changes how fit reads images
         if isinstance(state.get("leaderboard_"), dict):
             state = {**state, "leaderboard_": pd.DataFrame(state["leaderboard_"])}
         super().__setstate__(state)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..core import POOLINGS, PRECISIONS, SCORINGS, parse_duration
+from ..core import DECODES, POOLINGS, PRECISIONS, SCORINGS, parse_duration
 from ._verbs import (
     cmd_backbones,
     cmd_bench,
@@ -73,10 +73,18 @@ def _model_args(parser):
                         help="also load joblib/pickle files, which run any code they hold: only from trusted sources")
 
 
+def _workers(text):
+    return text if text == "auto" else _int_at_least(0)(text)
+
+
 def _runtime_args(parser, batch_default=None):
     parser.add_argument("--device", default=None if batch_default is None else "auto", help="auto, cpu or cuda")
     parser.add_argument("--batch-size", type=_batch_size, default=batch_default, help="images per batch")
-    parser.add_argument("--num-workers", type=_int_at_least(0), default=None, help="image-decoding workers")
+    parser.add_argument("--num-workers", type=_workers, default=None,
+                        help="image-decoding worker processes, or 'auto' (the default: one per CPU less one)")
+    parser.add_argument("--decode", default=None, choices=DECODES,
+                        help="fast: decode large files at the size the model needs (JPEG DCT scaling, the default "
+                        "for a new model); exact: every pixel (default for a saved model: as it was fitted)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 

@@ -6,6 +6,7 @@ packages), then imports the parts of hybridtl it needs.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 from pathlib import Path
@@ -27,6 +28,8 @@ def _settings(args):
         settings["weights"] = _weights(args.weights)
     if args.precision != "fp32":  # likewise: only the hybrid recipes' extractors take it
         settings["precision"] = args.precision
+    if args.decode is not None:
+        settings["decode"] = args.decode
     return settings
 
 
@@ -42,7 +45,7 @@ def _load(args, labelled=True, skipped_csv=None, to_train=False):
     """
     import numpy as np
 
-    from ..images import drop_unreadable, load_data
+    from ..images import drop_unreadable, load_data, probe_side
 
     data = load_data(args.data, args.limit_per_class, args.seed, labelled=labelled)
     if to_train and len(classes := np.unique(data.y)) < 2:
@@ -50,7 +53,8 @@ def _load(args, labelled=True, skipped_csv=None, to_train=False):
                          "(one subfolder, or one label value in the CSV, per class)")
     if not args.skip_bad:
         return data, None
-    data, skipped = drop_unreadable(data, args.num_workers or 0)
+    workers = "auto" if args.num_workers is None else args.num_workers
+    data, skipped = drop_unreadable(data, workers, probe_side(args.decode or "fast"))
     _report_skipped(skipped, len(skipped) + len(data.ids), skipped_csv)
     if not len(data.ids):
         raise ValueError(f"none of the {len(skipped)} images could be read")
@@ -80,7 +84,7 @@ def _need(module, extra):
 
 
 def _override(model, args):
-    """Apply --device, --batch-size, --num-workers, --no-progress to hybridtl's estimators inside ``model``.
+    """Apply --device, --batch-size, --num-workers, --decode, --no-progress to hybridtl's estimators in ``model``.
 
     predict and evaluate see each image once, so an extractor's in-memory cache (``cache="auto"``)
     would only hold features that are never asked for again: it is switched off, which keeps
@@ -90,7 +94,7 @@ def _override(model, args):
     from ..finetune import FineTuneClassifier
 
     given = {"device": args.device, "batch_size": args.batch_size, "num_workers": args.num_workers,
-             "progress": False if args.no_progress else None}
+             "decode": args.decode, "progress": False if args.no_progress else None}
     given = {k: v for k, v in given.items() if v is not None}
     for step in _estimators(model):
         if isinstance(step, CNNFeatureExtractor) and step.cache == "auto":
@@ -98,6 +102,8 @@ def _override(model, args):
         if isinstance(step, (CNNFeatureExtractor, FineTuneClassifier)) and given:
             step.set_params(**given)
             step.check_params()
+            if args.decode is not None:  # decode is fixed at fit: this run reads files as asked instead
+                step.preprocess_ = dataclasses.replace(step.preprocess_, decode=args.decode)
 
 
 def _estimators(model):
@@ -198,9 +204,10 @@ def cmd_extract(args):
     weights = _weights(args.weights)
     extractor = CNNFeatureExtractor(backbone=args.backbone, weights=weights, layer=args.layer, pooling=args.pooling,
                                     image_size=args.image_size, batch_size=args.batch_size or "auto",
-                                    device=args.device or "auto", num_workers=args.num_workers or 0,
+                                    device=args.device or "auto",
+                                    num_workers="auto" if args.num_workers is None else args.num_workers,
                                     progress=not args.no_progress, runtime=args.runtime,
-                                    precision=args.precision)
+                                    precision=args.precision, decode=args.decode or "fast")
     if args.dask:
         if args.precision == "int8":
             raise ValueError("--precision int8 calibrates on the images in memory; with --dask extract in fp32 or "

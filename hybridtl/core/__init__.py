@@ -11,6 +11,7 @@ partition by partition, and the one test for a URL.
 from ._options import (
     AUGMENTS,
     BN_POLICIES,
+    DECODES,
     DEVICES,
     GRID_MODES,
     HEADS,
@@ -67,9 +68,9 @@ from ._urls import is_url as is_url
 from ._weights_pickle import CPUWeightsPickle as CPUWeightsPickle, weights_apart as weights_apart
 
 __all__ = [
-    "AUGMENTS", "BN_POLICIES", "DEVICES", "GRID_MODES", "HEADS", "IMAGE_ESTIMATOR_CONSTRAINTS", "LR_SCHEDULES",
-    "MIN_IMAGE_SIZE", "ON_ERROR", "OPTIMIZERS", "POOLINGS", "PRECISIONS", "RUNTIMES", "SCORINGS", "STEP_EVERY",
-    "STRATEGIES", "Boolean", "Callable", "DeviceName",
+    "AUGMENTS", "BN_POLICIES", "DECODES", "DEVICES", "GRID_MODES", "HEADS", "IMAGE_ESTIMATOR_CONSTRAINTS",
+    "LR_SCHEDULES", "MIN_IMAGE_SIZE", "ON_ERROR", "OPTIMIZERS", "POOLINGS", "PRECISIONS", "RUNTIMES", "SCORINGS",
+    "STEP_EVERY", "STRATEGIES", "Boolean", "Callable", "DeviceName",
     "InstanceOf", "Interval", "InvalidParameterError", "Options", "check_param", "image_size_constraint",
     "validate_params",
 ]

@@ -7,7 +7,7 @@ arguments before it imports torch.
 """
 
 __all__ = [
-    "AUGMENTS", "BN_POLICIES", "DEVICES", "GRID_MODES", "HEADS", "LR_SCHEDULES", "ON_ERROR", "OPTIMIZERS",
+    "AUGMENTS", "BN_POLICIES", "DECODES", "DEVICES", "GRID_MODES", "HEADS", "LR_SCHEDULES", "ON_ERROR", "OPTIMIZERS",
     "POOLINGS", "PRECISIONS", "RUNTIMES", "SCORINGS", "STEP_EVERY", "STRATEGIES",
 ]
 
@@ -32,6 +32,8 @@ HEADS = ("logreg", "svm", "xgboost")
 # every estimator that reads images
 DEVICES = ("auto", "cpu", "cuda")
 ON_ERROR = ("raise", "skip")
+# how image files are decoded: "fast" at the size the preprocessing resizes to, "exact" every pixel
+DECODES = ("fast", "exact")
 
 # the side-by-side benchmark: whose GRID is tuned (hybridtl.evaluation.run_benchmark)
 GRID_MODES = ("auto", "all", "none")

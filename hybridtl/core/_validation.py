@@ -21,7 +21,7 @@ import math
 import numbers
 import os
 
-from ._options import DEVICES, ON_ERROR
+from ._options import DECODES, DEVICES, ON_ERROR
 
 __all__ = [
     "Boolean",
@@ -309,7 +309,8 @@ IMAGE_ESTIMATOR_CONSTRAINTS = {
     "image_size": image_size_constraint(),
     "device": [DeviceName()],
     "amp": [Options(("auto",)), Boolean()],
-    "num_workers": [Interval("integer", 0, None)],
+    "num_workers": [Options(("auto",)), Interval("integer", 0, None)],
     "progress": [Boolean()],
     "on_error": [Options(ON_ERROR)],
+    "decode": [Options(DECODES)],
 }

@@ -16,6 +16,9 @@ import inspect
 
 __all__ = ["CPUWeightsPickle", "weights_apart"]
 
+# Files saved before ``decode`` existed decoded every pixel: loaded, they go on doing so.
+_SAVED_BEFORE = {"decode": "exact"}
+
 # While hybridtl.save / hybridtl.load run: the dict of tensors kept apart from the state
 _WEIGHTS = contextvars.ContextVar("hybridtl_weights", default=None)
 
@@ -80,10 +83,11 @@ class CPUWeightsPickle:
             import pandas as pd
 
             state["history_"] = pd.DataFrame(state["history_"])
-        # parameters added after the file was saved take their defaults (e.g. on_error, runtime)
+        # parameters added after the file was saved take their defaults (e.g. on_error, runtime), or the value
+        # that gives what the file was fitted with where the default changes results (_SAVED_BEFORE)
         for name, parameter in inspect.signature(type(self).__init__).parameters.items():
             if name != "self" and parameter.default is not inspect.Parameter.empty:
-                state.setdefault(name, parameter.default)
+                state.setdefault(name, _SAVED_BEFORE.get(name, parameter.default))
         super().__setstate__(state)
         if weights is not None:
             self.model_ = self._empty_model()

@@ -149,12 +149,25 @@ def check_f_contiguous(estimator, X, y):
     np.testing.assert_allclose(_output(fitted, np.asfortranarray(X)), _output(fitted, X), atol=ATOL)
 
 
+def _exact_params(estimator):
+    """``decode="exact"`` for the estimator and every step that takes ``decode``."""
+    return {name: "exact" for name in estimator.get_params() if name.split("__")[-1] == "decode"}
+
+
 def check_dtypes(estimator, X, y):
-    fitted = _fitted(estimator, X, y)
-    expected = _output(fitted, X)
-    for dtype in (np.float32, np.float64):
-        np.testing.assert_allclose(_output(fitted, (X / 255.0).astype(dtype)), expected, atol=1e-4)
-    np.testing.assert_allclose(_output(fitted, X.astype(np.int64)), expected, atol=ATOL)
+    """The same images as integers of any dtype or as floats in [0, 1] give the same output: to 1e-4 where
+    pixels are resized as floats (``decode="exact"``). With ``decode="fast"`` 8-bit pixels are resized as
+    uint8 and rounded to whole levels, so integers agree with integers and floats with floats; half a
+    level bounds the two apart on the pixels (``tests/test_images.py``)."""
+    exact = clone(estimator).set_params(**_exact_params(estimator))
+    for candidate in (exact, estimator) if _exact_params(estimator) else (exact,):
+        fitted = _fitted(candidate, X, y)
+        expected = _output(fitted, X)
+        np.testing.assert_allclose(_output(fitted, X.astype(np.int64)), expected, atol=ATOL)
+        as_float = _output(fitted, (X / 255.0).astype(np.float64))
+        np.testing.assert_allclose(_output(fitted, (X / 255.0).astype(np.float32)), as_float, atol=1e-4)
+        if candidate is exact:
+            np.testing.assert_allclose(as_float, expected, atol=1e-4)
 
 
 def check_object_and_list_input(estimator, X, y):

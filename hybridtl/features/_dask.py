@@ -14,14 +14,14 @@ import io
 import numpy as np
 
 from ..core import input_frame, is_url, run_partitions
-from ..images import find_unreadable, read_image
+from ..images import find_unreadable, open_pixels
 from ._tables import feature_table
 
 __all__ = ["feature_frame_meta", "features_of_partition", "readable_paths", "transform_dask", "worker_copy"]
 
 
-def _read_remote(paths, positions):
-    """Decode ``paths`` (URLs) through fsspec: {position: tensor}, {position: error message}."""
+def _read_remote(paths, positions, min_side=None):
+    """Decode ``paths`` (URLs) through fsspec: {position: pixels}, {position: error message}."""
     import fsspec
 
     images, errors = {}, {}
@@ -35,26 +35,27 @@ def _read_remote(paths, positions):
             errors[i] = f"{where}: cannot be opened ({type(exc).__name__}: {exc})"
             continue
         try:
-            images[i] = read_image(io.BytesIO(data), where)
+            images[i] = open_pixels(io.BytesIO(data), where, min_side)
         except ValueError as exc:
             errors[i] = str(exc)
     return images, errors
 
 
-def readable_paths(paths, on_error):
+def readable_paths(paths, on_error, min_side=None):
     """(items to extract, their positions, {position: error}) for one partition's paths.
 
     Local paths go to the extractor as they are (its own decoding, as fast as in one process);
-    URLs are read through fsspec. With ``on_error="raise"`` the first unreadable file raises
+    URLs are read through fsspec, decoded at least ``min_side`` on the shorter side when given
+    (the model's ``decode="fast"``). With ``on_error="raise"`` the first unreadable file raises
     a ``ValueError`` naming it; with ``"skip"`` it is recorded instead.
     """
     remote = [i for i, p in enumerate(paths) if is_url(p)]
-    decoded, errors = _read_remote(paths, remote) if remote else ({}, {})
+    decoded, errors = _read_remote(paths, remote, min_side) if remote else ({}, {})
     if errors and on_error == "raise":
         raise ValueError(next(iter(errors.values())))
     if on_error == "skip":
         local = [i for i, p in enumerate(paths) if not is_url(p)]
-        for position, _, message in find_unreadable([paths[i] for i in local]):
+        for position, _, message in find_unreadable([paths[i] for i in local], min_side=min_side):
             errors[local[position]] = message.replace(f"image {position} ", f"image {local[position]} ", 1)
     positions = [i for i in range(len(paths)) if i not in errors]
     items = [decoded.get(i, paths[i]) for i in positions]
@@ -71,9 +72,10 @@ def _shallow_copy(estimator):
 
 def worker_copy(extractor):
     """A fitted copy for the workers: no progress bar, no in-memory cache (each image is seen once),
-    ``on_error="raise"`` (unreadable files are handled before it)."""
+    ``on_error="raise"`` (unreadable files are handled before it), decoding in the worker's own process
+    (dask runs one partition per thread; a worker process may not start DataLoader processes)."""
     fitted = _shallow_copy(extractor if hasattr(extractor, "model_") else extractor.fit())
-    fitted.progress, fitted.cache, fitted.on_error = False, None, "raise"
+    fitted.progress, fitted.cache, fitted.on_error, fitted.num_workers = False, None, "raise", 0
     return fitted
 
 
@@ -87,7 +89,7 @@ def features_of_partition(part, payload):
     paths = part["path"].astype(str).tolist()
     names = extractor.get_feature_names_out()
     features = np.full((len(paths), len(names)), np.nan, dtype=np.float32)
-    items, positions, errors = readable_paths(paths, on_error)
+    items, positions, errors = readable_paths(paths, on_error, extractor.preprocess_.min_side)
     if items:
         features[positions] = extractor.transform(items)
     errors = [errors.get(i, "") for i in range(len(paths))] if on_error == "skip" else None

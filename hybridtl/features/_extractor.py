@@ -77,8 +77,10 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         ``"auto"`` uses CUDA when present, with AMP and channels_last there.
     amp : {"auto", True, False}, default="auto"
         float16 autocast; ``"auto"`` means on CUDA only.
-    num_workers : int, default=0
-        DataLoader workers that decode image files in parallel with the model.
+    num_workers : int or "auto", default="auto"
+        DataLoader worker processes that decode image files in parallel with
+        the model; ``"auto"`` is one per CPU less one for a pass over 32 files
+        or more, none otherwise (see ``benchmarks/photo_folder.py``).
     progress : bool, default=False
         Show a tqdm progress bar during ``transform``.
     cache : "auto", None, str, Path or joblib.Memory, default="auto"
@@ -108,6 +110,14 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         compute in the precision (PyTorch, CUDA) it computes in fp32 with one
         ``RuntimeFallbackWarning``. fp32 stays the default: see the docs'
         performance page for what each precision costs in accuracy.
+    decode : {"fast", "exact"}, default="fast"
+        How image files are decoded, fixed at ``fit``: ``"fast"`` decodes a
+        large file at the smallest size whose shorter side is still the one
+        the preprocessing resizes to (a JPEG through libjpeg's own scaling:
+        ~10x faster on 12-MP phone photos, features at cosine >= 0.99 to
+        exact's); ``"exact"`` decodes every pixel, then resizes. Arrays,
+        tensors and files no larger than twice that side give the same
+        features either way.
 
     Attributes
     ----------
@@ -151,12 +161,13 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         batch_size="auto",
         device="auto",
         amp="auto",
-        num_workers=0,
+        num_workers="auto",
         progress=False,
         cache="auto",
         on_error="raise",
         runtime="auto",
         precision="fp32",
+        decode="fast",
     ):
         self.backbone = backbone
         self.weights = weights
@@ -172,6 +183,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         self.on_error = on_error
         self.runtime = runtime
         self.precision = precision
+        self.decode = decode
 
     _parameter_constraints = {
         **IMAGE_ESTIMATOR_CONSTRAINTS,
@@ -216,7 +228,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         self.config_ = backbone.config
         self.weights_source_ = backbone.weights_source
         self.weights_sha256_ = backbone.weights_sha256
-        self.preprocess_ = Preprocess.from_config(self.config_, self.image_size)
+        self.preprocess_ = Preprocess.from_config(self.config_, self.image_size, self.decode)
         self.calibration_ = self._calibrate(X) if self.precision == "int8" else None
         return self
 
@@ -229,12 +241,12 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
             raise ValueError("precision='int8' calibrates on the images given to fit: call fit(X) with images in "
                              "memory (a list, array or folder; for dask input, fit on a sample of it)")
         images = as_image_set(X, self.on_error)
-        readable, _ = readable_part(images, self.on_error, int(self.num_workers))
+        readable, _ = readable_part(images, self.on_error, self.num_workers, self.preprocess_.min_side)
         if len(readable) == 0:
             raise ValueError("precision='int8' needs readable images in fit's X to calibrate on; none could be read")
         rng = np.random.default_rng(0)
         chosen = np.sort(rng.choice(readable, min(len(readable), CALIBRATION_IMAGES), replace=False))
-        batches = images.subset(chosen).batches(self.preprocess_, 64, torch.device("cpu"), int(self.num_workers))
+        batches = images.subset(chosen).batches(self.preprocess_, 64, torch.device("cpu"), self.num_workers)
         inputs = torch.cat(list(batches)).numpy()
         if importlib.util.find_spec("nncf") is None:
             raise ValueError("precision='int8' quantises with NNCF, which is not installed: pip install nncf "
@@ -270,8 +282,8 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
 
             return transform_dask(self, X)
         images = as_image_set(X, self.on_error)
-        return rows_for_readable(images, self.on_error, int(self.num_workers), self.n_features_out_, self._features,
-                                 np.float32)
+        return rows_for_readable(images, self.on_error, self.num_workers, self.n_features_out_, self._features,
+                                 np.float32, self.preprocess_.min_side)
 
     def _features(self, images):
         enabled, directory = resolve_cache(self.cache)
@@ -343,7 +355,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         calibration = self.calibration_ if precision == "int8" else None
         runner = compiled_runner(self.model_, runtime, self.preprocess_.size, identity, precision, calibration)
         out = None if on_batch is not None else np.empty((len(images), self.n_features_out_), dtype=np.float32)
-        workers = int(self.num_workers)
+        workers = self.num_workers
 
         def forward(batch):
             if runner is not None:

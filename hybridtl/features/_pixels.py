@@ -7,7 +7,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..core import Interval, image_size_constraint, validate_params
+from ..core import DECODES, Interval, Options, image_size_constraint, validate_params
 from ..images import Preprocess, as_image_set
 
 __all__ = ["PixelFeatures"]
@@ -16,11 +16,16 @@ __all__ = ["PixelFeatures"]
 class PixelFeatures(TransformerMixin, BaseEstimator):
     """Images resized to ``image_size`` x ``image_size`` gray pixels, flattened, in [0, 1].
 
+
     Parameters
     ----------
     image_size : int, default=16
         Side of the square the images are resized to (at least 16).
     batch_size : int, default=256
+    decode : {"fast", "exact"}, default="fast"
+        As for :class:`CNNFeatureExtractor`: a baseline of a few hundred pixels
+        never needs every pixel of a phone photo. Files saved before it
+        existed load with ``"exact"`` and give what they gave.
 
     Examples
     --------
@@ -30,14 +35,19 @@ class PixelFeatures(TransformerMixin, BaseEstimator):
     (3, 256)
     """
 
-    def __init__(self, image_size=16, batch_size=256):
+    def __init__(self, image_size=16, batch_size=256, decode="fast"):
         self.image_size = image_size
         self.batch_size = batch_size
+        self.decode = decode
 
     _parameter_constraints = {
         "image_size": image_size_constraint(allow_none=False),
         "batch_size": [Interval("integer", 1, None)],
+        "decode": [Options(DECODES)],
     }
+
+    def __setstate__(self, state):
+        super().__setstate__({"decode": "exact", **state})  # saved before decode existed: read as it was fitted
 
     def fit(self, X=None, y=None):
         """Check the parameters and ``X``; nothing is learned.
@@ -54,7 +64,7 @@ class PixelFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self, "n_features_out_")
-        preprocess = Preprocess(int(self.image_size), 1.0, (0.0,) * 3, (1.0,) * 3, "bilinear")
+        preprocess = Preprocess(int(self.image_size), 1.0, (0.0,) * 3, (1.0,) * 3, "bilinear", self.decode)
         batches = as_image_set(X).batches(preprocess, int(self.batch_size), torch.device("cpu"))
         return torch.cat([b.mean(1).flatten(1) for b in batches]).numpy().astype(np.float32)
 

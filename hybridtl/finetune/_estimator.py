@@ -38,7 +38,7 @@ from ..core import (
     validate_params,
 )
 from ..devices import resolve_device, retry_halving, use_amp
-from ..images import as_image_set, readable_part, rows_for_readable, warn_skipped
+from ..images import as_image_set, decoded_once, probe_side, readable_part, rows_for_readable, warn_skipped
 from ._cached import CachedEpochs, bottleneck_features, cached_epochs
 from ._distributed import DistributedTrainer, current_process_group, is_main_process
 from ._lr_finder import cycle, lr_range_test
@@ -131,7 +131,16 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         (``strategy="full"``) it can fail to train, so keep lr near 3e-4 there.
     device : {"auto", "cpu", "cuda"}, default="auto"
     amp : {"auto", True, False}, default="auto"
-    num_workers : int, default=0
+    num_workers : int or "auto", default="auto"
+        DataLoader worker processes that decode image files beside training;
+        ``"auto"``: one per CPU less one for 32 files or more, else none.
+    decode : {"fast", "exact"}, default="fast"
+        How image files are decoded (see :class:`hybridtl.features.CNNFeatureExtractor`).
+        Either way ``fit`` decodes each file once, keeps it at the size the
+        random crops draw from (``image_size / crop_pct`` on the shorter side),
+        in memory up to 1 GiB per process and on disk beyond, and every epoch
+        (and every later fit on the same files: a grid search, the auto
+        search) reads that copy.
     random_state : int, RandomState or None, default=None
         Same value, same history on the CPU.
     progress : bool, default=True
@@ -217,13 +226,14 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         bn="frozen",
         device="auto",
         amp="auto",
-        num_workers=0,
+        num_workers="auto",
         random_state=None,
         progress=True,
         verbose=0,
         callbacks=None,
         warm_start=False,
         on_error="raise",
+        decode="fast",
     ):
         self.backbone = backbone
         self.weights = weights
@@ -257,6 +267,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.on_error = on_error
+        self.decode = decode
 
     _parameter_constraints = {
         **IMAGE_ESTIMATOR_CONSTRAINTS,
@@ -307,7 +318,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         images = as_image_set(X, self.on_error)
         if len(targets) != len(images):
             raise ValueError(f"X has {len(images)} images but y has {len(targets)} labels; they must match")
-        good, bad = readable_part(images, self.on_error, int(self.num_workers))
+        good, bad = readable_part(images, self.on_error, self.num_workers, probe_side(self.decode))
         if bad:
             warn_skipped(bad, len(images), "training images")
             images, targets = images.subset(good), targets[good]
@@ -335,7 +346,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
     def _trainer(self, run, device, group, seed, extra=(), cached=None):
         """The trainer of one run: this process alone, or this rank of a process group."""
         params = self.get_params(deep=False)
-        options = {"augment": augmentation(params["augment"]), "num_workers": int(self.num_workers),
+        options = {"augment": augmentation(params["augment"]), "num_workers": self.num_workers,
                    "tta": bool(self.tta), "progress": self.progress and is_main_process()}
         callbacks = built_in_callbacks(params) + user_callbacks(params) + list(extra)
         if group is None:
@@ -393,6 +404,8 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         self.preprocess_ = run.preprocess
         self.model_ = run.backbone.module
         self.weights_source_, self.weights_sha256_ = run.backbone.weights_source, run.backbone.weights_sha256
+        train_set, val_set = (decoded_once(part, run.preprocess, self.num_workers, self.progress)
+                              for part in (train_set, val_set))
         cached = self._cached_epochs(run, train_set, val_set, val_targets, device, group is not None)
         self.cached_features_ = cached is not None
         trainer = self._trainer(run, device, group, seed, extra, cached)
@@ -406,7 +419,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         if not epochs:
             return None
         features = {"preprocess": run.preprocess, "device": device, "batch_size": int(self.batch_size),
-                    "num_workers": int(self.num_workers), "progress": self.progress}
+                    "num_workers": self.num_workers, "progress": self.progress}
         train = bottleneck_features(run.backbone, train_set, mirror=augment == "flip", **features)
         val = bottleneck_features(run.backbone, val_set, **features) if len(val_targets) else val_set
         return CachedEpochs(epochs, train, val)
@@ -465,13 +478,13 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
 
         def probabilities(readable):
             def predict_at(size):
-                batches = readable.batches(self.preprocess_, size, device, int(self.num_workers))
+                batches = readable.batches(self.preprocess_, size, device, self.num_workers)
                 return predict_proba(model, batches, device, use_amp(self.amp, device), bool(self.tta))
 
             return retry_halving(predict_at, int(self.batch_size), "predict").double().numpy()
 
-        return rows_for_readable(images, self.on_error, int(self.num_workers), len(self.classes_), probabilities,
-                                 np.float64)
+        return rows_for_readable(images, self.on_error, self.num_workers, len(self.classes_), probabilities,
+                                 np.float64, self.preprocess_.min_side)
 
     def predict(self, X):
         """Predicted class labels; ``None`` for images skipped with ``on_error="skip"``.
@@ -538,7 +551,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             run = self._new_run(classes, targets, seed, device)
             batches = cycle(lambda: images.train_batches(run.preprocess, targets, int(self.batch_size), device,
                                                          run.generator, augmentation(self.augment),
-                                                         int(self.num_workers)))
+                                                         self.num_workers))
             # with lr=1 the strategy's base rates are the per-group multipliers
             params = self.get_params(deep=False)
             setup = [strategy(params, lr=1.0), bn_policy(params)]

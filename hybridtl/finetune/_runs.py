@@ -60,7 +60,7 @@ def new_run(params, classes, targets, seed, device, start=None):
     return TrainingRun(
         backbone=backbone,
         head=head,
-        preprocess=Preprocess.from_config(backbone.config, params["image_size"]),
+        preprocess=Preprocess.from_config(backbone.config, params["image_size"], params["decode"]),
         optimizer=make_optimizer(params["optimizer"], trainable_blocks(backbone), head, params["weight_decay"],
                                  params["layer_decay"]),
         loss_fn=_loss(params, targets, classes).to(device),

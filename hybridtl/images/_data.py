@@ -136,9 +136,10 @@ def _limit(data, per_class, random_state):
     return subset(data, keep)
 
 
-def drop_unreadable(data, num_workers=0):
-    """(the readable part of ``data``, a table of the unreadable images: id, error)."""
-    bad = find_unreadable(data.X, num_workers)
+def drop_unreadable(data, num_workers=0, min_side=None):
+    """(the readable part of ``data``, a table of the unreadable images: id, error); ``min_side`` as for
+    :func:`find_unreadable`."""
+    bad = find_unreadable(data.X, num_workers, min_side)
     skipped = pd.DataFrame({"path": [str(data.ids[i]) for i, _, _ in bad],
                             "error": [message for _, _, message in bad]})
     keep = np.setdiff1d(np.arange(len(data.ids)), [i for i, _, _ in bad])

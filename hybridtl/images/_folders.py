@@ -9,7 +9,8 @@ import numpy as np
 
 __all__ = ["IMAGE_EXTENSIONS", "class_folders", "is_hidden", "list_images", "load_image_folder"]
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".heic", ".heif", ".avif", ".bmp", ".gif", ".tif", ".tiff", ".webp",
+                    ".ppm", ".pgm")
 
 
 def is_hidden(name):

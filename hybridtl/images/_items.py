@@ -1,7 +1,10 @@
-"""One image item (array, tensor, PIL image or file path) checked and turned into a float tensor (3, h, w).
+"""One image item (array, tensor, PIL image or file path) checked and turned into pixels (3, h, w).
 
 Pixel values: unsigned or signed integers in [0, 255], floats in [0, 1]. Gray
-becomes 3 channels, RGBA becomes RGB (alpha dropped).
+becomes 3 channels, RGBA becomes RGB (alpha dropped). Pixels stay 8-bit while
+they are: integer images and 8-bit files become uint8 tensors (resized and
+cropped as such, converted to float once at the network's input size), float
+images and 16-bit files float32 tensors in [0, 1].
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ import os
 import numpy as np
 import torch
 
-from ._decoding import decode_pil, read_image
+from ._decoding import decode_pil, open_pixels
 
-__all__ = ["ACCEPTED", "array_item", "check_values", "dense_to_device", "load_item", "tensor_item"]
+__all__ = ["ACCEPTED", "array_item", "check_values", "dense_to_device", "load_item", "tensor_item", "to_pixels_chw"]
 
 ACCEPTED = (
     "accepted: numpy arrays (n, h, w) or (n, h, w, c) with c in 1, 3, 4; torch tensors (n, c, h, w); "
@@ -42,18 +45,19 @@ def check_values(array, where):
         raise ValueError(f"{where} has values in [{low}, {high}]; {accepted}")
 
 
-def to_float_chw(hwc):
-    """Tensor (h, w, c) or (n, h, w, c), integers 0-255 or floats 0-1 -> float32 (..., 3, h, w) in [0, 1]."""
-    scale = 1.0 if hwc.is_floating_point() else 255.0
-    return channels_to_rgb(hwc.float().div_(scale).movedim(-1, -3))
+def to_pixels_chw(hwc):
+    """Tensor (h, w, c) or (n, h, w, c) of checked values -> pixels (..., 3, h, w): integers (0-255) as
+    uint8, floats (0-1) as float32."""
+    pixels = hwc.float() if hwc.is_floating_point() else hwc.to(torch.uint8)
+    return channels_to_rgb(pixels.movedim(-1, -3))
 
 
 def dense_to_device(array, device):
-    """A slice of a dense (n, h, w, c) array -> float32 (n, 3, h, w) on ``device`` (pinned copy to CUDA)."""
+    """A slice of a dense (n, h, w, c) array -> pixels (n, 3, h, w) on ``device`` (pinned copy to CUDA)."""
     raw = torch.from_numpy(np.ascontiguousarray(array))
     if device.type == "cuda":
         raw = raw.pin_memory()
-    return to_float_chw(raw.to(device, non_blocking=True))
+    return to_pixels_chw(raw.to(device, non_blocking=True))
 
 
 def channels_to_rgb(chw):
@@ -72,7 +76,8 @@ def array_item(item, index):
     if item.ndim != 3 or item.shape[-1] not in (1, 3, 4):
         raise ValueError(f"{where} has shape {item.shape}; single images must be (h, w) or (h, w, c) with c in 1, 3, 4")
     check_values(item, where)
-    return to_float_chw(torch.from_numpy(np.ascontiguousarray(item)))
+    # torch warns on read-only arrays (memory maps, decoded_once's store): those are copied, others are not
+    return to_pixels_chw(torch.from_numpy(np.require(item, requirements=("C", "W"))))
 
 
 def tensor_item(item, index):
@@ -88,11 +93,13 @@ def _where(index, path=None):
     return f"image {index}" + (f" ({os.fspath(path)})" if path is not None else "")
 
 
-def load_item(item, index):
+def load_item(item, index, min_side=None):
+    """One item's pixels (3, h, w), uint8 or float32; a file at least ``min_side`` on its shorter side when given
+    (see :func:`hybridtl.images.read_image`)."""
     from PIL import Image
 
     if isinstance(item, (str, os.PathLike)):
-        return read_image(item, _where(index, item))
+        return open_pixels(item, _where(index, item), min_side)
     if isinstance(item, Image.Image):
         return decode_pil(item, _where(index))
     if isinstance(item, torch.Tensor):

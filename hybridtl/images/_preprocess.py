@@ -1,4 +1,4 @@
-"""Resize, crop, augment and normalise as a backbone's weights expect, built from its config."""
+"""Decode, resize, crop, augment and normalise as a backbone's weights expect, built from its config."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as F
 
+from ._decoding import as_float
+from ._items import load_item
+
 __all__ = ["Preprocess"]
 
 
@@ -14,9 +17,11 @@ __all__ = ["Preprocess"]
 class Preprocess:
     """Resize, crop and normalisation built from a :class:`~hybridtl.backbones.BackboneConfig`.
 
-    Geometry (:meth:`resize_crop`, :meth:`augment`) runs on single images or
-    batches of float tensors in [0, 1]; :meth:`normalize` on batches, where they
-    already sit on the model's device.
+    :meth:`load` decodes one item; geometry (:meth:`resize_crop`,
+    :meth:`augmenter`) runs on single images or batches of pixels, uint8 (0-255,
+    kept 8-bit: torchvision's uint8 antialiased resize) or float (0-1);
+    :meth:`normalize` converts a batch to float once, at the network's input
+    size, where it already sits on the model's device.
 
     Parameters
     ----------
@@ -27,6 +32,13 @@ class Preprocess:
     mean, std : tuple of float
         Per-channel normalisation of RGB values in [0, 1].
     interpolation : {"bilinear", "bicubic"}, default="bicubic"
+    decode : {"fast", "exact"}, default="exact"
+        ``"fast"``: image files are decoded at the smallest size whose shorter
+        side is still ``size / crop_pct`` (JPEG through the decoder's own
+        scaling, see :func:`hybridtl.images.read_image`) and 8-bit pixels are
+        resized and cropped as uint8. ``"exact"``: every pixel is decoded and
+        converted to float before the resize, as hybridtl did before ``decode``
+        existed (what models saved then get).
 
     Examples
     --------
@@ -34,6 +46,10 @@ class Preprocess:
     >>> p = Preprocess(size=64, crop_pct=0.875, mean=(0.5,) * 3, std=(0.5,) * 3)
     >>> p.resize_crop(torch.rand(2, 3, 100, 80)).shape
     torch.Size([2, 3, 64, 64])
+    >>> p.resize_crop(torch.zeros(3, 100, 80, dtype=torch.uint8)).dtype  # resized as 8-bit
+    torch.uint8
+    >>> p.normalize(torch.full((1, 3, 2, 2), 255, dtype=torch.uint8)).amax().item()
+    1.0
     """
 
     size: int
@@ -41,11 +57,31 @@ class Preprocess:
     mean: tuple
     std: tuple
     interpolation: str = "bicubic"
+    decode: str = "exact"  # models saved before decode="fast" existed read every pixel, as they were fitted
 
     @classmethod
-    def from_config(cls, config, image_size=None):
+    def from_config(cls, config, image_size=None, decode="exact"):
         size = int(config.input_size if image_size is None else image_size)
-        return cls(size, config.crop_pct, tuple(config.mean), tuple(config.std), config.interpolation)
+        return cls(size, config.crop_pct, tuple(config.mean), tuple(config.std), config.interpolation, decode)
+
+    @property
+    def resize_side(self):
+        """The shorter side images are resized to before the centre crop."""
+        return int(round(self.size / self.crop_pct))
+
+    @property
+    def min_side(self):
+        """The shorter side a file is decoded to at least (``decode="fast"``); None decodes every pixel."""
+        return self.resize_side if self.decode == "fast" else None
+
+    def working(self, pixels):
+        """Pixels in the type geometry runs on: 8-bit kept 8-bit with ``decode="fast"``; float32 with
+        ``"exact"``, the path of hybridtl before ``decode`` existed (every pixel decoded, resized as floats)."""
+        return pixels if self.decode == "fast" else as_float(pixels)
+
+    def load(self, item, index):
+        """One item (path, PIL image, array, tensor) as pixels (3, h, w), decoded as ``decode`` says."""
+        return self.working(load_item(item, index, self.min_side))
 
     @property
     def _mode(self):
@@ -53,7 +89,7 @@ class Preprocess:
 
     def resize_crop(self, images):
         """Shorter side to ``size / crop_pct``, then a centre crop of ``size``."""
-        resized = F.resize(images, [int(round(self.size / self.crop_pct))], interpolation=self._mode, antialias=True)
+        resized = F.resize(images, [self.resize_side], interpolation=self._mode, antialias=True)
         return F.center_crop(resized, [self.size])
 
     def augmenter(self, strength="strong"):
@@ -74,5 +110,6 @@ class Preprocess:
         )
 
     def normalize(self, batch):
-        return F.normalize(batch, list(self.mean), list(self.std))
+        """A batch of pixels (uint8 or float) -> float32, normalised by the weights' mean and std."""
+        return F.normalize(as_float(batch), list(self.mean), list(self.std))
 

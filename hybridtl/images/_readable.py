@@ -7,12 +7,14 @@ import warnings
 import numpy as np
 import torch
 
-from ..core import ON_ERROR, Options, check_param
+from ..core import MIN_IMAGE_SIZE, ON_ERROR, Options, check_param
+from ._decoding import as_float
 from ._items import load_item
 from ._sets import ImageList, as_image_set
+from ._workers import decoding, in_threads
 
-__all__ = ["SkippedImagesWarning", "display_image", "find_unreadable", "readable_part", "rows_for_readable",
-           "warn_skipped"]
+__all__ = ["SkippedImagesWarning", "display_image", "find_unreadable", "probe_side", "readable_part",
+           "rows_for_readable", "warn_skipped"]
 
 
 class SkippedImagesWarning(UserWarning):
@@ -35,21 +37,21 @@ class SkippedImagesWarning(UserWarning):
 class _ProbeDataset(torch.utils.data.Dataset):
     """Decodes each item once and returns the error message, or "" when it reads."""
 
-    def __init__(self, images):
-        self.images = images
+    def __init__(self, images, min_side=None):
+        self.images, self.min_side = images, min_side
 
     def __len__(self):
         return len(self.images)
 
     def __getitem__(self, index):
         try:
-            load_item(self.images.items[index], self.images.positions[index])
+            load_item(self.images.items[index], self.images.positions[index], self.min_side)
             return ""
         except (ValueError, TypeError) as exc:
             return str(exc)
 
 
-def find_unreadable(X, num_workers=0):
+def find_unreadable(X, num_workers=0, min_side=None):
     """The images of ``X`` that cannot be decoded: a list of (position, item, message).
 
     Files and PIL images are decoded once each (in ``num_workers`` DataLoader
@@ -59,7 +61,10 @@ def find_unreadable(X, num_workers=0):
     ----------
     X : images
         Any form :func:`as_image_set` accepts.
-    num_workers : int, default=0
+    num_workers : int or "auto", default=0
+    min_side : int, optional
+        Decode files as small as this on their shorter side, as ``decode="fast"``
+        reads them (a damaged file fails either way); None decodes every pixel.
 
     Returns
     -------
@@ -77,9 +82,19 @@ def find_unreadable(X, num_workers=0):
     probed = [i for i, item in enumerate(images.items) if not isinstance(item, (np.ndarray, torch.Tensor))]
     if not probed:
         return []
-    loader = torch.utils.data.DataLoader(_ProbeDataset(images.subset(probed)), batch_size=None,
-                                         num_workers=num_workers)
-    return [(i, images.items[i], message) for i, message in zip(probed, loader) if message]
+    probe = _ProbeDataset(images.subset(probed), min_side)
+    processes, threads = decoding(num_workers, len(probed))
+    if threads:
+        messages = in_threads(probe.__getitem__, range(len(probe)), threads, ahead=4 * threads)
+    else:
+        messages = torch.utils.data.DataLoader(probe, batch_size=None, num_workers=processes)
+    return [(i, images.items[i], message) for i, message in zip(probed, messages) if message]
+
+
+def probe_side(decode):
+    """The shorter side a readability probe decodes files at: as small as ``decode="fast"`` may (a damaged
+    file fails at any scale: the decoder still reads the whole stream), every pixel for ``"exact"``."""
+    return MIN_IMAGE_SIZE if decode == "fast" else None
 
 
 def warn_skipped(bad, total, where="images"):
@@ -91,21 +106,21 @@ def warn_skipped(bad, total, where="images"):
                       SkippedImagesWarning, stacklevel=3)
 
 
-def readable_part(images, on_error, num_workers=0):
+def readable_part(images, on_error, num_workers=0, min_side=None):
     """(positions that read, unreadable list) of an image set; with "raise" nothing is probed."""
     everything = np.arange(len(images))
     if check_param("on_error", on_error, [Options(ON_ERROR)]) == "raise":
         return everything, []
-    bad = find_unreadable(images, num_workers)
+    bad = find_unreadable(images, num_workers, min_side)
     return np.setdiff1d(everything, [i for i, _, _ in bad]), bad
 
 
-def rows_for_readable(images, on_error, num_workers, width, compute, dtype):
+def rows_for_readable(images, on_error, num_workers, width, compute, dtype, min_side=None):
     """``compute(image set)`` row by image; with ``on_error="skip"`` unreadable images get NaN rows.
 
     The one place that probes, warns and fills, for transform and predict_proba alike.
     """
-    good, bad = readable_part(images, on_error, num_workers)
+    good, bad = readable_part(images, on_error, num_workers, min_side)
     if not bad:
         return compute(images)
     warn_skipped(bad, len(images))
@@ -118,7 +133,7 @@ def rows_for_readable(images, on_error, num_workers, width, compute, dtype):
 def display_image(images, index):
     """Image ``index`` of an image set as a float (h, w, 3) array in [0, 1] for plotting; None if unreadable."""
     try:
-        return load_item(images.raw(index), index).permute(1, 2, 0).numpy()
+        return as_float(load_item(images.raw(index), index)).permute(1, 2, 0).numpy()
     except (ValueError, TypeError):
         return None
 

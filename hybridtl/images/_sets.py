@@ -11,38 +11,57 @@ Accepted input (``X`` everywhere in hybridtl):
 Pixel values: unsigned or signed integers in [0, 255], floats in [0, 1]. Gray
 becomes 3 channels, RGBA becomes RGB (alpha dropped). Every image is resized so
 that its shorter side is ``size / crop_pct``, centre-cropped to ``size`` and
-normalised by the backbone's mean and std.
+normalised by the backbone's mean and std; 8-bit images stay 8-bit until that
+last step.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import numpy as np
 import torch
 
 from ..core import ON_ERROR, Options, check_param
-from ._items import ACCEPTED, array_item, check_values, dense_to_device, load_item, tensor_item
+from ._decoding import as_float
+from ._items import ACCEPTED, array_item, check_values, dense_to_device, tensor_item
+from ._workers import decoding, in_threads
 
 __all__ = ["DenseImages", "ImageList", "as_image_set"]
 
 
 class _ItemDataset(torch.utils.data.Dataset):
-    """One image per item, decoded and geometrically transformed (in DataLoader workers).
+    """One image per item, decoded as ``preprocess`` says and geometrically transformed (in DataLoader workers).
 
     With ``targets``, items are (image, target) pairs.
     """
 
-    def __init__(self, items, transform, targets=None, positions=None):
-        self.items, self.transform, self.targets, self.positions = items, transform, targets, positions
+    def __init__(self, items, preprocess, transform, targets=None, positions=None):
+        self.items, self.preprocess, self.transform = items, preprocess, transform
+        self.targets, self.positions = targets, positions
 
     def __len__(self):
         return len(self.items)
 
     def __getitem__(self, index):
         position = index if self.positions is None else self.positions[index]  # as the user numbered it
-        image = self.transform(load_item(self.items[index], position))
+        image = self.transform(self.preprocess.load(self.items[index], position))
         return image if self.targets is None else (image, self.targets[index])
+
+
+def _stack(images):
+    """One batch of equal-sized pixels; a batch that mixes 8-bit and float images is stacked as float."""
+    if len({image.dtype for image in images}) > 1:
+        images = [as_float(image) for image in images]
+    return torch.stack(list(images))
+
+
+def _collate(samples):
+    if isinstance(samples[0], tuple):
+        images, targets = zip(*samples)
+        return _stack(images), torch.stack(list(targets))
+    return _stack(samples)
 
 
 def _drop_single(batches):
@@ -78,14 +97,14 @@ class DenseImages:
         augmenter = preprocess.augmenter(augment) if augment else None
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
-            chw = dense_to_device(self.array[index], device)
+            chw = preprocess.working(dense_to_device(self.array[index], device))
             inputs = torch.stack([augmenter(im) for im in chw]) if augment else preprocess.resize_crop(chw)
             yield preprocess.normalize(inputs), targets[index]
 
     def batches(self, preprocess, batch_size, device, num_workers=0):
         """Normalised (n, 3, size, size) batches in order, preprocessed whole on ``device``."""
         for start in range(0, len(self.array), batch_size):
-            chw = dense_to_device(self.array[start : start + batch_size], device)
+            chw = preprocess.working(dense_to_device(self.array[start : start + batch_size], device))
             yield preprocess.normalize(preprocess.resize_crop(chw))
 
 
@@ -110,26 +129,40 @@ class ImageList:
     def raw(self, index):
         return self.items[index]
 
-    def _loader(self, transform, batch_size, device, num_workers, targets=None, generator=None):
-        """A DataLoader decoding and transforming items in workers; shuffled when a generator is given."""
-        return torch.utils.data.DataLoader(
-            _ItemDataset(self.items, transform, targets, self.positions),
+    def n_files(self):
+        """How many items are files to decode (what workers are for)."""
+        return sum(isinstance(item, (str, os.PathLike)) for item in self.items)
+
+    def _batched(self, dataset, batch_size, device, num_workers, generator=None):
+        """Batches of ``dataset`` in order (shuffled by ``generator``): decoded in threads for "auto" and no
+        generator, else in ``num_workers`` DataLoader processes (see :mod:`hybridtl.images._workers`)."""
+        processes, threads = decoding(num_workers, self.n_files())
+        if threads and generator is None:
+            samples = in_threads(dataset.__getitem__, range(len(dataset)), threads, ahead=2 * batch_size)
+            while batch := list(itertools.islice(samples, batch_size)):
+                yield _collate(batch)
+            return
+        yield from torch.utils.data.DataLoader(
+            dataset,
             batch_size=batch_size,
             shuffle=generator is not None,
             generator=generator,
-            num_workers=num_workers,
+            num_workers=processes,
+            collate_fn=_collate,
             pin_memory=device.type == "cuda",
         )
 
     def train_batches(self, preprocess, targets, batch_size, device, generator, augment, num_workers=0):
         """Shuffled (inputs, targets) batches, decoded and augmented in DataLoader workers."""
         transform = preprocess.augmenter(augment) if augment else preprocess.resize_crop
-        loader = self._loader(transform, batch_size, device, num_workers, torch.as_tensor(targets), generator)
+        dataset = _ItemDataset(self.items, preprocess, transform, torch.as_tensor(targets), self.positions)
+        loader = self._batched(dataset, batch_size, device, num_workers, generator)
         return _drop_single((preprocess.normalize(x.to(device, non_blocking=True)), t) for x, t in loader)
 
     def batches(self, preprocess, batch_size, device, num_workers=0):
         """Normalised (n, 3, size, size) batches in order."""
-        for batch in self._loader(preprocess.resize_crop, batch_size, device, num_workers):
+        dataset = _ItemDataset(self.items, preprocess, preprocess.resize_crop, positions=self.positions)
+        for batch in self._batched(dataset, batch_size, device, num_workers):
             yield preprocess.normalize(batch.to(device, non_blocking=True))
 
 

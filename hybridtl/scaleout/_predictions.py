@@ -26,6 +26,13 @@ def _takes_images(model):
     return isinstance(first, (CNNFeatureExtractor, FineTuneClassifier))
 
 
+def _min_side(model):
+    """The shorter side the model's own reading decodes files to at least (None: every pixel)."""
+    first = model.steps[0][1] if hasattr(model, "steps") else model
+    preprocess = getattr(first, "preprocess_", None)
+    return preprocess.min_side if preprocess is not None else None
+
+
 def _proba_frame(part, proba, classes, errors=None):
     paths = part["path"].astype(str).to_numpy() if "path" in part.columns else part.index
     return prediction_table(paths, proba, classes, errors, index=part.index, as_text=True)
@@ -35,7 +42,7 @@ def predict_images_partition(part, payload):
     """One partition of image paths -> path, predicted, proba_<class>..., error."""
     model, on_error = payload
     paths = part["path"].astype(str).tolist()
-    items, positions, errors = readable_paths(paths, on_error)
+    items, positions, errors = readable_paths(paths, on_error, _min_side(model))
     proba = np.full((len(paths), len(model.classes_)), np.nan)
     if items:
         proba[positions] = model.predict_proba(items)

@@ -1,0 +1,280 @@
+"""A folder of phone photos against the same photos shrunk: what decode="fast", 8-bit resizing, decoding
+workers and decoding once per fit give a user.
+
+The script writes its own 12-MP photos (4032x3024 JPEGs, quality 92, EXIF orientation on every other one,
+as phone cameras write them): crops of the real photos that ship with scikit-image and scikit-learn,
+upsampled with bicubic interpolation and given sensor-like noise (Gaussian, sigma 3 levels), and 448x336
+copies of them. Then, in one process, contenders in turn, ``--rounds`` rounds, the best of each:
+
+* ``extract``: img/s of ``CNNFeatureExtractor(cache=None).transform`` on the file paths (warm: the
+  runtime is compiled before timing), fp32/bf16/int8, fast against exact, 0 workers against "auto";
+* ``finetune``: ``FineTuneClassifier(strategy="full", image_size=128, epochs=3)`` on the 12-MP photos
+  against the copies: seconds of the whole fit and per epoch (the first fit on the 12-MP photos includes
+  decoding them once; a second fit on the same files reads the decoded copies);
+* ``fidelity``: per-image cosine of fast to exact features on the 12-MP photos, and the accuracy of
+  logistic regression on them, fast against exact, on three tasks x ``--seeds`` (each seed writes its
+  own photos: other crops, other noise, another split);
+* ``memory``: peak RSS of a fresh process extracting N 12-MP photos against N copies (``/usr/bin/time``
+  is not needed: the child reports its own ``ru_maxrss``).
+
+    python benchmarks/photo_folder.py --parts extract finetune fidelity memory --n 120 --rounds 2 --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+PHONE = (4032, 3024)
+COPY = (448, 336)
+
+
+def _sources():
+    """Real photos that ship with installed packages, by name, as uint8 RGB arrays."""
+    import skimage.data
+    from sklearn.datasets import load_sample_images
+
+    china, flower = load_sample_images().images
+    photos = {"china": china, "flower": flower}
+    for name in ("chelsea", "coffee", "astronaut", "rocket", "cat", "hubble_deep_field"):
+        if hasattr(skimage.data, name):
+            photos[name] = getattr(skimage.data, name)()[..., :3]
+    for name in ("brick", "grass", "gravel"):  # gray textures
+        photos[name] = np.repeat(getattr(skimage.data, name)()[..., None], 3, axis=2)
+    return photos
+
+
+# Three tasks of real photos: which scene, which cat-or-coffee-or-rocket, which texture.
+TASKS = {
+    "scenes": ("china", "flower", "astronaut"),
+    "objects": ("chelsea", "coffee", "rocket"),
+    "textures": ("brick", "grass", "gravel"),
+}
+
+
+def phone_photo(source, rng, size=PHONE):
+    """A crop of 60-100 % of ``source`` in the shape of ``size`` (width, height), upsampled to it with
+    sensor-like noise."""
+    h, w = source.shape[:2]
+    aspect = size[0] / size[1]
+    ch = int(min(h, w / aspect) * rng.uniform(0.6, 1.0))
+    cw = int(ch * aspect)
+    y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+    big = Image.fromarray(source[y : y + ch, x : x + cw]).resize(size, Image.BICUBIC)
+    noisy = np.asarray(big, dtype=np.float32) + rng.normal(0, 3, (size[1], size[0], 1)).astype(np.float32)
+    return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+
+
+def write_photos(folder, classes, per_class, seed, size=PHONE):
+    """``per_class`` phone photos of each source in ``classes`` under ``folder/<class>/``; (paths, labels)."""
+    rng = np.random.default_rng(seed)
+    sources = _sources()
+    paths, labels = [], []
+    for label in classes:
+        (Path(folder) / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            exif = Image.Exif()
+            exif[0x010F], exif[0x0110] = "hybridtl", "benchmark phone"
+            if i % 2:  # a phone held upright: the sensor's landscape pixels, shown portrait by EXIF orientation 6
+                image = phone_photo(sources[label], rng, size[::-1]).transpose(Image.Transpose.ROTATE_90)
+                exif[0x0112] = 6
+            else:
+                image = phone_photo(sources[label], rng, size)
+            path = Path(folder) / label / f"IMG_{i:04d}.jpg"
+            image.save(path, quality=92, exif=exif)
+            paths.append(str(path))
+            labels.append(label)
+    return paths, np.asarray(labels)
+
+
+def shrunk_copies(paths, folder, size=COPY):
+    """448x336 copies of ``paths`` (EXIF kept), for the same photos at a size the network barely needs."""
+    out = []
+    for path in paths:
+        target = Path(folder) / Path(path).parent.name / Path(path).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with Image.open(path) as image:
+            exif = image.getexif()
+            small = image.resize(size if image.width > image.height else size[::-1], Image.LANCZOS)
+            small.save(target, quality=92, exif=exif)
+        out.append(str(target))
+    return out
+
+
+def _extractor(precision="fp32", decode="fast", workers="auto", fit_on=None, size=224):
+    from hybridtl.features import CNNFeatureExtractor
+
+    ext = CNNFeatureExtractor(image_size=size, device="cpu", cache=None, precision=precision, decode=decode,
+                              num_workers=workers)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ext.fit(fit_on)
+
+
+def _rate(ext, paths, rounds):
+    ext.transform(paths[:8])  # warm: the compiled runtime is built before timing
+    best = np.inf
+    for _ in range(rounds):
+        start = time.perf_counter()
+        ext.transform(paths)
+        best = min(best, time.perf_counter() - start)
+    return len(paths) / best
+
+
+def extract(phone, copies, rounds, exact_n, precisions):
+    """img/s table: precision x decode x workers on 12-MP photos, and on the 448-px copies."""
+    rows = []
+    for precision in precisions:
+        fit_on = copies[:64] if precision == "int8" else None
+        for decode, workers, which, paths in [
+            ("fast", "auto", "12 MP", phone), ("fast", 0, "12 MP", phone), ("fast", "auto", "448 px", copies),
+            ("fast", 0, "448 px", copies), ("exact", "auto", "12 MP", phone[:exact_n]),
+        ]:
+            if decode == "exact" and precision != "fp32":
+                continue
+            ext = _extractor(precision, decode, workers, fit_on)
+            rows.append({"precision": precision, "photos": which, "decode": decode, "workers": str(workers),
+                         "n": len(paths), "img_per_s": _rate(ext, paths, rounds)})
+            print(rows[-1], flush=True)
+    table = pd.DataFrame(rows)
+    copies_rate = table[(table.photos == "448 px") & (table.workers == "auto")].set_index("precision").img_per_s
+    table["vs_448px_same_precision"] = table.img_per_s / table.precision.map(copies_rate)
+    fp32 = table[(table.precision == "fp32") & (table.decode == "fast") & (table.workers == "auto")]
+    table["vs_fp32_same_photos"] = table.img_per_s / table.photos.map(fp32.set_index("photos").img_per_s)
+    return table
+
+
+def finetune(phone, copies, labels, rounds):
+    """Fine-tuning seconds (whole fit, per epoch) on the 12-MP photos against the copies."""
+    from hybridtl.finetune import FineTuneClassifier
+    from hybridtl.images import decoded_store
+
+    rows = []
+    for round_ in range(rounds):
+        for which, paths in (("12 MP", phone), ("448 px", copies)):
+            decoded_store().clear()
+            for fit in ("first fit (decodes)", "second fit (decoded)"):
+                clf = FineTuneClassifier(strategy="full", image_size=128, epochs=3, patience=10, device="cpu",
+                                         progress=False, random_state=0, validation_fraction=None)
+                start = time.perf_counter()
+                clf.fit(paths, labels)
+                seconds = time.perf_counter() - start
+                rows.append({"round": round_, "photos": which, "fit": fit, "fit_s": seconds,
+                             "epoch_s": clf.history_["seconds"].mean()})
+                print(rows[-1], flush=True)
+    table = pd.DataFrame(rows).groupby(["photos", "fit"])[["fit_s", "epoch_s"]].min().reset_index()
+    copies_ = table[table.photos == "448 px"].set_index("fit")
+    table["vs_448px"] = table.fit_s / table.fit.map(copies_.fit_s)
+    table["epoch_vs_448px"] = table.epoch_s / table.fit.map(copies_.epoch_s)
+    return table
+
+
+def fidelity(seeds, per_class, workdir):
+    """Per-image cosine fast vs exact, and logistic-regression accuracy fast vs exact, by task and seed."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Normalizer
+
+    extractors = {decode: _extractor(decode=decode) for decode in ("fast", "exact")}
+    rows = []
+    for task, classes in TASKS.items():
+        for seed in seeds:
+            folder = Path(workdir) / f"{task}-{seed}"
+            paths, labels = write_photos(folder, classes, per_class, seed=1000 + seed)
+            features = {decode: ext.transform(paths) for decode, ext in extractors.items()}
+            fast, exact = features["fast"], features["exact"]
+            cosine = (fast * exact).sum(1) / np.linalg.norm(fast, axis=1) / np.linalg.norm(exact, axis=1)
+            train, test = train_test_split(np.arange(len(paths)), test_size=0.4, stratify=labels, random_state=seed)
+            row = {"task": task, "seed": seed, "n": len(paths), "cosine_mean": cosine.mean(),
+                   "cosine_min": cosine.min()}
+            for decode, X in features.items():
+                head = make_pipeline(Normalizer(), LogisticRegression(C=10, max_iter=3000))
+                row[f"acc_{decode}"] = head.fit(X[train], labels[train]).score(X[test], labels[test])
+            rows.append(row)
+            print(row, flush=True)
+            shutil.rmtree(folder)
+    return pd.DataFrame(rows)
+
+
+_CHILD = """
+import resource, sys, json
+from hybridtl.features import CNNFeatureExtractor
+paths = json.load(open(sys.argv[1]))
+ext = CNNFeatureExtractor(device="cpu", cache=None).fit()
+ext.transform(paths)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def peak_mb(paths, workdir):
+    """Peak RSS (MB) of a fresh process extracting ``paths`` (its DataLoader workers are separate processes)."""
+    listing = Path(workdir) / "paths.json"
+    listing.write_text(json.dumps(paths))
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(listing)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def memory(phone, copies, workdir, counts):
+    rows = []
+    for n in counts:
+        reps = int(np.ceil(n / len(phone)))
+        rows.append({"n": n, "peak_12mp_mb": peak_mb((phone * reps)[:n], workdir),
+                     "peak_448px_mb": peak_mb((copies * reps)[:n], workdir)})
+        rows[-1]["difference_mb"] = rows[-1]["peak_12mp_mb"] - rows[-1]["peak_448px_mb"]
+        print(rows[-1], flush=True)
+    return pd.DataFrame(rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parts", nargs="+", default=["extract", "finetune", "fidelity", "memory"])
+    parser.add_argument("--n", type=int, default=120, help="12-MP photos for the speed parts (3 classes)")
+    parser.add_argument("--exact-n", type=int, default=24, help="of those, how many the slow exact decode reads")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "int8"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--per-class", type=int, default=20, help="photos per class and seed for fidelity")
+    parser.add_argument("--memory-counts", type=int, nargs="+", default=[30, 120])
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="photo-folder-"))
+    try:
+        phone, labels = write_photos(workdir / "phone", TASKS["objects"], args.n // 3, seed=0)
+        copies = shrunk_copies(phone, workdir / "copies")
+        tables = {}
+        if "extract" in args.parts:
+            tables["extract"] = extract(phone, copies, args.rounds, args.exact_n, args.precisions)
+        if "finetune" in args.parts:
+            tables["finetune"] = finetune(phone, copies, labels, args.rounds)
+        if "fidelity" in args.parts:
+            tables["fidelity"] = fidelity(args.seeds, args.per_class, workdir)
+        if "memory" in args.parts:
+            tables["memory"] = memory(phone, copies, workdir, args.memory_counts)
+        for name, table in tables.items():
+            print(f"\n## {name}\n{table.round(4).to_markdown(index=False)}")
+        if "fidelity" in tables:
+            summary = tables["fidelity"].groupby("task")[["cosine_mean", "cosine_min", "acc_fast", "acc_exact"]]
+            print("\n## fidelity by task (mean over seeds; accuracy sd in brackets)")
+            means, sds = summary.mean(), tables["fidelity"].groupby("task")[["acc_fast", "acc_exact"]].std()
+            means["acc_fast_sd"], means["acc_exact_sd"] = sds.acc_fast, sds.acc_exact
+            means["gap"] = means.acc_fast - means.acc_exact
+            print(means.round(4).to_markdown())
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    os.sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
