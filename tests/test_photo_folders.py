@@ -77,6 +77,14 @@ def test_a_phone_jpeg_decodes_at_the_smallest_scale_that_keeps_the_side_and_its_
     assert read_image(paths[0], min_side=3100).shape[1] == 3024  # larger than the image: every pixel
 
 
+def test_a_truncated_phone_jpeg_fails_at_every_scale(phone, tmp_path):
+    data = Path(phone[0][0]).read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: int(len(data) * 0.9)])
+    for min_side in (None, 16, 256):
+        with pytest.raises(ValueError, match="cut.jpg: corrupt or truncated"):
+            read_image(tmp_path / "cut.jpg", min_side=min_side)
+
+
 def test_other_formats_are_reduced_by_a_whole_factor_to_at_least_twice_the_side(tmp_path):
     photo = np.asarray(Image.fromarray(skimage.data.chelsea()).resize((1200, 900)))
     Image.fromarray(photo).save(tmp_path / "big.png")

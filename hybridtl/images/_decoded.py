@@ -32,7 +32,7 @@ from torchvision.transforms.v2 import functional as F
 from tqdm.auto import tqdm
 
 from ._sets import ImageList
-from ._workers import decoding, in_threads
+from ._workers import each_item
 
 __all__ = ["MEMORY_BYTES", "DecodedStore", "decoded_once", "decoded_store"]
 
@@ -167,12 +167,7 @@ def decoded_once(images, preprocess, num_workers="auto", progress=False, store=N
     if not missing and not any(keys):
         return images
     if missing:
-        decode = _Decode(images.subset(missing), preprocess)
-        processes, threads = decoding(num_workers, len(missing))
-        if threads:
-            decoded = in_threads(decode.__getitem__, range(len(decode)), threads, ahead=4 * threads)
-        else:
-            decoded = torch.utils.data.DataLoader(decode, batch_size=None, num_workers=processes)
+        decoded = each_item(_Decode(images.subset(missing), preprocess), num_workers, len(missing))
         with tqdm(total=len(missing), disable=not progress, unit="img", desc="decoding") as bar:
             for i, pixels in zip(missing, decoded):
                 store.put(keys[i], pixels)

@@ -11,7 +11,7 @@ from ..core import MIN_IMAGE_SIZE, ON_ERROR, Options, check_param
 from ._decoding import as_float
 from ._items import load_item
 from ._sets import ImageList, as_image_set
-from ._workers import decoding, in_threads
+from ._workers import each_item
 
 __all__ = ["SkippedImagesWarning", "display_image", "find_unreadable", "probe_side", "readable_part",
            "rows_for_readable", "warn_skipped"]
@@ -82,12 +82,7 @@ def find_unreadable(X, num_workers=0, min_side=None):
     probed = [i for i, item in enumerate(images.items) if not isinstance(item, (np.ndarray, torch.Tensor))]
     if not probed:
         return []
-    probe = _ProbeDataset(images.subset(probed), min_side)
-    processes, threads = decoding(num_workers, len(probed))
-    if threads:
-        messages = in_threads(probe.__getitem__, range(len(probe)), threads, ahead=4 * threads)
-    else:
-        messages = torch.utils.data.DataLoader(probe, batch_size=None, num_workers=processes)
+    messages = each_item(_ProbeDataset(images.subset(probed), min_side), num_workers, len(probed))
     return [(i, images.items[i], message) for i, message in zip(probed, messages) if message]
 
 

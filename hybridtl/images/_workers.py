@@ -24,7 +24,9 @@ import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["decoding", "in_threads", "worker_count"]
+import torch
+
+__all__ = ["decoding", "each_item", "in_threads"]
 
 
 def _usable_cpus():
@@ -47,11 +49,6 @@ def decoding(num_workers, n_files):
     return 0, (_usable_cpus() if n_files >= 2 else 0)
 
 
-def worker_count(num_workers, n_files):
-    """The DataLoader worker processes for a pass that may not use threads: a number as given, 0 for "auto"."""
-    return decoding(num_workers, n_files)[0]
-
-
 def in_threads(function, items, threads, ahead):
     """``function(item)`` for each of ``items``, in order, computed by ``threads`` threads at most ``ahead``
     items ahead of the consumer (so memory stays bounded); an exception comes out where its item would."""
@@ -63,3 +60,12 @@ def in_threads(function, items, threads, ahead):
             for item in itertools.islice(items, 1):
                 pending.append(pool.submit(function, item))
             yield result
+
+
+def each_item(dataset, num_workers, n_files):
+    """``dataset[i]`` for every ``i`` in order, one at a time: in threads for "auto", else in ``num_workers``
+    DataLoader processes (0: in the caller)."""
+    processes, threads = decoding(num_workers, n_files)
+    if threads:
+        return in_threads(dataset.__getitem__, range(len(dataset)), threads, ahead=4 * threads)
+    return torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=processes)
