@@ -230,3 +230,22 @@ def test_the_command_line_takes_decode_and_auto_workers(tmp_path, phone):
     with pytest.raises(SystemExit) as exit_:
         main(["extract", str(folder), "--out", str(tmp_path / "x.npz"), "--decode", "quick"])
     assert exit_.value.code == 2
+
+
+def test_fit_and_predict_take_decode_and_a_saved_model_reads_as_it_was_fitted(tmp_path, phone):
+    import hybridtl
+
+    paths, _, _ = phone
+    folder = tmp_path / "photos"
+    for label, path in zip("aabb", paths):
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        os.link(path, folder / label / Path(path).name)
+    model = tmp_path / "m.hybridtl"
+    assert main(["fit", str(folder), "--recipe", "cnn_logreg", "--decode", "exact", "--out", str(model),
+                 "--image-size", "64", "--no-progress"]) == 0
+    features = hybridtl.load(model).steps[0][1]
+    assert features.decode == "exact" and features.preprocess_.decode == "exact"
+    for decode in ([], ["--decode", "fast"]):
+        out = tmp_path / f"p{len(decode)}.csv"
+        assert main(["predict", str(model), str(folder), "--out", str(out), "--no-progress", *decode]) == 0
+        assert len(out.read_text().splitlines()) == 5

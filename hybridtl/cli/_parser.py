@@ -81,7 +81,7 @@ def _runtime_args(parser, batch_default=None):
     parser.add_argument("--device", default=None if batch_default is None else "auto", help="auto, cpu or cuda")
     parser.add_argument("--batch-size", type=_batch_size, default=batch_default, help="images per batch")
     parser.add_argument("--num-workers", type=_workers, default=None,
-                        help="image-decoding worker processes, or 'auto' (the default: one per CPU less one)")
+                        help="image-decoding worker processes, or 'auto' (the default: one decoding thread per CPU)")
     parser.add_argument("--decode", default=None, choices=DECODES,
                         help="fast: decode large files at the size the model needs (JPEG DCT scaling, the default "
                         "for a new model); exact: every pixel (default for a saved model: as it was fitted)")

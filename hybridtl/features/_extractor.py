@@ -78,9 +78,10 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
     amp : {"auto", True, False}, default="auto"
         float16 autocast; ``"auto"`` means on CUDA only.
     num_workers : int or "auto", default="auto"
-        DataLoader worker processes that decode image files in parallel with
-        the model; ``"auto"`` is one per CPU less one for a pass over 32 files
-        or more, none otherwise (see ``benchmarks/photo_folder.py``).
+        Who decodes image files beside the model: ``"auto"``, one thread per
+        CPU running a few batches ahead (measured faster than worker processes
+        here, ``benchmarks/photo_folder.py``); a number, that many DataLoader
+        worker processes; 0, the calling thread alone.
     progress : bool, default=False
         Show a tqdm progress bar during ``transform``.
     cache : "auto", None, str, Path or joblib.Memory, default="auto"
@@ -114,10 +115,10 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         How image files are decoded, fixed at ``fit``: ``"fast"`` decodes a
         large file at the smallest size whose shorter side is still the one
         the preprocessing resizes to (a JPEG through libjpeg's own scaling:
-        ~10x faster on 12-MP phone photos, features at cosine >= 0.99 to
-        exact's); ``"exact"`` decodes every pixel, then resizes. Arrays,
-        tensors and files no larger than twice that side give the same
-        features either way.
+        ten times faster to decode on 12-MP phone photos, features at cosine
+        0.996-0.999 to exact's) and resizes 8-bit pixels as uint8;
+        ``"exact"`` decodes every pixel and resizes as floats, as versions
+        before it did (models saved then load with it).
 
     Attributes
     ----------

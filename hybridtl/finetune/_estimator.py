@@ -132,8 +132,9 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
     device : {"auto", "cpu", "cuda"}, default="auto"
     amp : {"auto", True, False}, default="auto"
     num_workers : int or "auto", default="auto"
-        DataLoader worker processes that decode image files beside training;
-        ``"auto"``: one per CPU less one for 32 files or more, else none.
+        As for :class:`hybridtl.features.CNNFeatureExtractor` (threads for
+        ``"auto"``), except that training batches, whose random crops must
+        come out the same run to run, use processes or the caller alone.
     decode : {"fast", "exact"}, default="fast"
         How image files are decoded (see :class:`hybridtl.features.CNNFeatureExtractor`).
         Either way ``fit`` decodes each file once, keeps it at the size the

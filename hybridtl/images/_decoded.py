@@ -28,7 +28,6 @@ from collections import OrderedDict
 
 import numpy as np
 import torch
-from torchvision.transforms.v2 import functional as F
 from tqdm.auto import tqdm
 
 from ._sets import ImageList
@@ -134,9 +133,7 @@ class _Decode(torch.utils.data.Dataset):
 
     def __getitem__(self, index):
         pixels = self.preprocess.load(self.images.items[index], self.images.positions[index])
-        resized = F.resize(pixels, [self.preprocess.resize_side], interpolation=self.preprocess.interpolation,
-                           antialias=True)
-        return resized.permute(1, 2, 0).numpy()
+        return self.preprocess.resize(pixels).permute(1, 2, 0).numpy()
 
 
 def decoded_once(images, preprocess, num_workers="auto", progress=False, store=None):

@@ -87,10 +87,13 @@ class Preprocess:
     def _mode(self):
         return InterpolationMode(self.interpolation)
 
+    def resize(self, images):
+        """Shorter side to ``size / crop_pct`` (antialiased); an image already that size is returned as it is."""
+        return F.resize(images, [self.resize_side], interpolation=self._mode, antialias=True)
+
     def resize_crop(self, images):
         """Shorter side to ``size / crop_pct``, then a centre crop of ``size``."""
-        resized = F.resize(images, [self.resize_side], interpolation=self._mode, antialias=True)
-        return F.center_crop(resized, [self.size])
+        return F.center_crop(self.resize(images), [self.size])
 
     def augmenter(self, strength="strong"):
         """Training-time augmentation: a horizontal flip after
