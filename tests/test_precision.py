@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from hybridtl.features import CNNFeatureExtractor, RuntimeFallbackWarning, installed_runtimes
+from hybridtl.features import CNNFeatureExtractor, PrecisionLossWarning, RuntimeFallbackWarning, installed_runtimes
 from hybridtl.images import load_digits_images
 
 
@@ -104,9 +104,15 @@ def test_int8_calibrates_on_at_most_calibration_images_and_again_at_each_fit(pho
     monkeypatch.setattr(module, "CALIBRATION_IMAGES", 3)
     ext = CNNFeatureExtractor(image_size=32, device="cpu", cache=None, precision="int8")
     ext.calibration_ = None  # as a failed calibration leaves it
-    assert ext.fit(photos).calibration_["images"] == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PrecisionLossWarning)  # these crops agree well above the bar
+        assert ext.fit(photos).calibration_["images"] == 3
     first = ext.calibration_["digest"]
-    assert ext.fit(photos[:2]).calibration_["images"] == 2 and ext.calibration_["digest"] != first
+    assert 0.95 < ext.int8_agreement_ <= 1.0 + 1e-6
+    # a bar the agreement misses: fit says so, naming the figure, and still fits
+    monkeypatch.setattr(module, "INT8_AGREEMENT", 1.5)
+    with pytest.warns(PrecisionLossWarning, match=r"mean cosine of (0|1)\.\d{3} \(below 1.5.*expect a loss"):
+        assert ext.fit(photos[:2]).calibration_["images"] == 2 and ext.calibration_["digest"] != first
 
 
 def test_int8_needs_images_at_fit():

@@ -9,7 +9,7 @@ partition; writing a resumable Parquet dataset is
 from ..core import POOLINGS, RUNTIMES
 from ..devices import RuntimeFallbackWarning, installed_runtimes, runtime_summary
 from ._cache import clear_memory
-from ._extractor import CNNFeatureExtractor
+from ._extractor import INT8_AGREEMENT, CNNFeatureExtractor, PrecisionLossWarning
 from ._pixels import PixelFeatures
 
 # isort: split
@@ -26,9 +26,9 @@ from ._dask import (
 from ._memo import placed as placed, weights_digest as weights_digest
 from ._tables import feature_table as feature_table
 
-for _public in (CNNFeatureExtractor, PixelFeatures, FeatureCache):
+for _public in (CNNFeatureExtractor, PixelFeatures, FeatureCache, PrecisionLossWarning):
     _public.__module__ = __name__  # saved files and pickles name the public home, not the private module
 del _public
 
-__all__ = ["POOLINGS", "RUNTIMES", "CNNFeatureExtractor", "PixelFeatures", "RuntimeFallbackWarning", "clear_memory",
-           "installed_runtimes", "runtime_summary"]
+__all__ = ["INT8_AGREEMENT", "POOLINGS", "RUNTIMES", "CNNFeatureExtractor", "PixelFeatures", "PrecisionLossWarning",
+           "RuntimeFallbackWarning", "clear_memory", "installed_runtimes", "runtime_summary"]
