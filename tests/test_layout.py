@@ -104,3 +104,13 @@ def test_the_cli_refuses_a_bad_output_before_it_imports_torch(tmp_path):
     assert done.stdout.split() == ["2", "False"]
     message = "hybridtl extract: error: --out must end in .npz or .parquet, got 'x.csv'"
     assert done.stderr.strip().splitlines() == [message]
+
+
+def test_every_package_is_in_the_wheel_list():
+    """pyproject.toml names the packages a wheel holds; an editable install hides one left out (hybridtl.auto was)."""
+    import tomllib
+
+    root = Path(__file__).parent.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "hybridtl").rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
