@@ -4,12 +4,12 @@
 in a pool of threads, one per CPU this process may use, running a few batches
 ahead of the network. PIL's decoders and torch's resize release the GIL, so
 threads decode in parallel without the start-up and copying of worker
-processes: on 2 cores, extraction from 12-MP phone photos ran at 53-55 img/s
-with 2-3 DataLoader processes, 38 with one, 39 with none, and two threads
-decode at 89 img/s against 46 for one (``benchmarks/photo_folder.py``); on
-small files a process pool's start-up cost more than it saved (126-146 img/s
-against 236 with none). An integer asks for that many DataLoader worker
-processes, as in PyTorch; 0 decodes in the caller's thread.
+processes: on 2 cores, extraction from 12-MP phone photos ran at 70.5 img/s
+with two threads, 52.9 with two DataLoader processes, 37.9 with one and 39.8
+with none; from 448-px JPEGs at 276.7 img/s with threads, 132.1 with two
+processes (their start-up costs more than they save) and 238.7 with none
+(``docs/benchmarks.md``, phone photo folders). An integer asks for that many
+DataLoader worker processes, as in PyTorch; 0 decodes in the caller's thread.
 
 Training batches (random crops drawn from torch's global generator) are never
 decoded in threads, whose order would make them differ run to run: they use
