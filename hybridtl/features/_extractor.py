@@ -51,6 +51,17 @@ INT8_AGREEMENT = 0.98
 class PrecisionLossWarning(UserWarning):
     """``precision="int8"`` gives features that agree with fp32's less than usual on the images calibrated on:
     expect a loss of accuracy there (fp32 or bf16 keep it). The extractor's ``int8_agreement_`` is the figure.
+
+    Examples
+    --------
+    To stop a pipeline that would run int8 below the bar rather than warn:
+
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", PrecisionLossWarning)
+    ...     ext = CNNFeatureExtractor(image_size=32, device="cpu").fit()  # fp32: nothing to check
+    >>> ext.int8_agreement_ is None, issubclass(PrecisionLossWarning, UserWarning)
+    (True, True)
     """
 
 
