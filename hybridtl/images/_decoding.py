@@ -122,7 +122,7 @@ def _unreadable(where, path):
             "...)")
 
 
-# Image.reduce takes these modes; the rest (palette, 1-bit, 16-bit) are decoded at full size.
+# Image.reduce takes these modes (16-bit files read as "I" too); palette, 1-bit and "I;16" stay at full size.
 _REDUCIBLE = ("L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "I", "F")
 
 
