@@ -32,10 +32,16 @@ def _cosine(a, b):
 
 @pytest.fixture(scope="module")
 def phone(tmp_path_factory):
-    """Four 12-MP phone JPEGs (two with EXIF orientation 6: stored landscape, shown portrait), and copies."""
+    """Four 12-MP phone JPEGs in two class folders (two with EXIF orientation 6: stored landscape, shown portrait),
+    and 448-px copies."""
     root = tmp_path_factory.mktemp("phone")
     paths, labels = photo_bench.write_photos(root / "phone", ("chelsea", "coffee"), 2, seed=0)
     return paths, labels, photo_bench.shrunk_copies(paths, root / "copies")
+
+
+def _folder(phone):
+    """The phone photos' folder: one subfolder per class (chelsea, coffee), as the command line reads it."""
+    return Path(phone[0][0]).parents[1]
 
 
 @pytest.fixture
@@ -215,11 +221,7 @@ def test_decode_is_validated_and_files_saved_before_it_existed_read_every_pixel(
 
 
 def test_the_command_line_takes_decode_and_auto_workers(tmp_path, phone):
-    paths, _, _ = phone
-    folder = tmp_path / "photos"
-    for label, path in zip("aabb", paths):
-        (folder / label).mkdir(parents=True, exist_ok=True)
-        os.link(path, folder / label / Path(path).name)
+    folder = _folder(phone)
     got = {}
     for decode in ("fast", "exact"):
         out = tmp_path / f"{decode}.npz"
@@ -235,11 +237,7 @@ def test_the_command_line_takes_decode_and_auto_workers(tmp_path, phone):
 def test_fit_and_predict_take_decode_and_a_saved_model_reads_as_it_was_fitted(tmp_path, phone):
     import hybridtl
 
-    paths, _, _ = phone
-    folder = tmp_path / "photos"
-    for label, path in zip("aabb", paths):
-        (folder / label).mkdir(parents=True, exist_ok=True)
-        os.link(path, folder / label / Path(path).name)
+    folder = _folder(phone)
     model = tmp_path / "m.hybridtl"
     assert main(["fit", str(folder), "--recipe", "cnn_logreg", "--decode", "exact", "--out", str(model),
                  "--image-size", "64", "--no-progress"]) == 0

@@ -32,7 +32,7 @@ __all__ = ["DenseImages", "ImageList", "as_image_set"]
 
 
 class _ItemDataset(torch.utils.data.Dataset):
-    """One image per item, decoded as ``preprocess`` says and geometrically transformed (in DataLoader workers).
+    """One image per item, decoded as ``preprocess`` says and geometrically transformed (in threads or workers).
 
     With ``targets``, items are (image, target) pairs.
     """
