@@ -164,11 +164,20 @@ def test_bench_on_one_class_is_one_line_exit_2(folder, tmp_path, capsys):
 
 
 def test_console_script_help_on_every_verb():
-    for verb in ["backbones", "extract", "fit", "predict", "evaluate", "bench"]:
+    for verb in ["backbones", "download", "extract", "fit", "predict", "evaluate", "info", "bench"]:
         done = subprocess.run([sys.executable, "-m", "hybridtl.cli", verb, "--help"], capture_output=True, text=True)
         assert done.returncode == 0 and "usage: hybridtl" in done.stdout, verb
     done = subprocess.run([sys.executable, "-m", "hybridtl.cli", "backbones"], capture_output=True, text=True)
     assert done.returncode == 0 and "efficientnet_lite0" in done.stdout
+
+
+def test_version_is_the_package_version(capsys):
+    import hybridtl
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hybridtl {hybridtl.__version__}"
 
 
 def test_an_interrupted_save_leaves_the_earlier_model_intact(folder, tmp_path, monkeypatch):

@@ -106,11 +106,19 @@ def test_the_cli_refuses_a_bad_output_before_it_imports_torch(tmp_path):
     assert done.stderr.strip().splitlines() == [message]
 
 
-def test_every_package_is_in_the_wheel_list():
-    """pyproject.toml names the packages a wheel holds; an editable install hides one left out (hybridtl.auto was)."""
-    import tomllib
+def test_setup_finds_every_package_and_the_recipes(monkeypatch):
+    """setup.py's discovery gives the wheel every package (a hand-written list had left out hybridtl.auto, which
+    an editable install hid), and no folder of modules lacks the __init__.py discovery needs."""
+    import runpy
 
-    root = Path(__file__).parent.parent
-    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "hybridtl").rglob("__init__.py")}
-    assert found <= listed, sorted(found - listed)
+    import setuptools
+
+    root = PACKAGE.parent
+    given = {}
+    monkeypatch.setattr(setuptools, "setup", lambda **kwargs: given.update(kwargs))
+    runpy.run_path(str(root / "setup.py"))
+    folders = {p.parent for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts}
+    assert not [f for f in folders if not (f / "__init__.py").exists()]
+    found = {".".join(f.relative_to(root).parts) for f in folders}
+    assert set(given["packages"]) == found | {"hybridtl.pipelines"}
+    assert given["package_dir"] == {"hybridtl.pipelines": "pipelines"}

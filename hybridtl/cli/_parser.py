@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .. import __version__
 from ..core import DECODES, POOLINGS, PRECISIONS, SCORINGS, parse_duration
 from ._verbs import (
     cmd_backbones,
@@ -127,6 +128,7 @@ def build_parser():
     """
     parser = argparse.ArgumentParser(prog="hybridtl", description="Transfer learning on images: frozen-CNN "
                                      "features with scikit-learn heads, or fine-tuning, side by side.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     p = verbs.add_parser("backbones",
