@@ -17,8 +17,8 @@ from pathlib import Path
 import joblib
 
 import hybridtl
-from hybridtl.datasets import load_digits_images
 from hybridtl.heads import make_hybrid_pipeline
+from hybridtl.images import load_digits_images
 
 
 def sizes(folder):

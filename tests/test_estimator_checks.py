@@ -4,7 +4,7 @@ The checks feed 2-D numeric tables (n_samples, n_features). Image estimators
 reject those on purpose, with a ValueError that asks for images, so every
 check that must fit or transform such a table cannot apply; each one is
 listed below as an expected failure, and its reason names the image-shaped
-equivalent in :mod:`hybridtl.image_checks` that tests the same property on
+equivalent in :mod:`hybridtl.evaluation` that tests the same property on
 images (``tests/test_image_checks.py``), or why none applies. Every other
 check (parameters, cloning, pickling of unfitted estimators, tags, ...) must pass.
 check_array_api_input is left out: it converts numeric tables between array

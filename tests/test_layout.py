@@ -122,3 +122,43 @@ def test_setup_finds_every_package_and_the_recipes(monkeypatch):
     found = {".".join(f.relative_to(root).parts) for f in folders}
     assert set(given["packages"]) == found | {"hybridtl.pipelines"}
     assert given["package_dir"] == {"hybridtl.pipelines": "pipelines"}
+
+
+def test_the_top_level_holds_the_sub_packages_and_recipes_only():
+    entries = sorted(p.name for p in PACKAGE.iterdir() if p.name not in {"__init__.py", "__main__.py", "__pycache__"})
+    assert len(entries) <= 14, entries
+    assert all((PACKAGE / e).is_dir() for e in entries if e != "recipes.py"), entries
+
+
+@pytest.mark.parametrize("old", ["hybridtl.clusters", "hybridtl.dask_extraction", "hybridtl.dask_heads",
+                                 "hybridtl.datasets", "hybridtl.image_checks", "hybridtl.interpretation",
+                                 "hybridtl.pixels"])
+def test_a_moved_module_imports_with_a_warning_naming_its_new_home(old):
+    """In a fresh interpreter (a module imports once per process): the old path warns, naming the new one, and
+    its names are the new home's own objects."""
+    import hybridtl
+
+    new, names = hybridtl._MOVED[old]
+    code = (f"import importlib, warnings\nwarnings.simplefilter('error')\n"
+            f"try:\n    import {old}\nexcept DeprecationWarning as w:\n    print(w)\n"
+            f"warnings.simplefilter('ignore')\n"
+            f"old, new = importlib.import_module({old!r}), importlib.import_module({new!r})\n"
+            f"assert all(getattr(old, n) is getattr(new, n) for n in {names!r})\nprint(sorted(old.__all__))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    warning = f"{old} is deprecated; import {', '.join(names)} from {new}"
+    assert done.stdout.splitlines() == [warning, str(sorted(names))]
+
+
+def test_a_pickle_naming_an_old_module_loads():
+    import pickle
+    import warnings
+
+    from hybridtl.features import PixelFeatures
+
+    data = pickle.dumps(PixelFeatures(image_size=8), protocol=0).replace(b"hybridtl.features", b"hybridtl.pixels")
+    assert b"hybridtl.pixels" in data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        loaded = pickle.loads(data)
+    assert type(loaded) is PixelFeatures and loaded.image_size == 8
