@@ -64,6 +64,7 @@ from ._partitions import (
     is_dask_collection as is_dask_collection,
     run_partitions as run_partitions,
 )
+from ._progress import progress_bar as progress_bar
 from ._urls import is_url as is_url
 from ._weights_pickle import CPUWeightsPickle as CPUWeightsPickle, weights_apart as weights_apart
 

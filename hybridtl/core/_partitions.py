@@ -23,6 +23,7 @@ import os
 import uuid
 from dataclasses import dataclass
 
+from ._progress import progress_bar
 from ._urls import is_url
 from ._validation import Interval, check_param
 
@@ -272,9 +273,7 @@ def run_partitions(frame, payload, apply, *, meta, client=None, out=None, settin
 
 
 def _compute_all(tasks, client, progress, desc):
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(tasks), disable=not progress, unit="part", desc=desc)
+    bar = progress_bar(total=len(tasks), progress=progress, unit="part", desc=desc)
     try:
         if client is None:
             for k, task in enumerate(tasks):

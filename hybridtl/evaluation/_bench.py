@@ -14,7 +14,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import GridSearchCV, PredefinedSplit, train_test_split
 
 from ..auto import AutoClassifier
-from ..core import GRID_MODES, Options, atomic_path, check_param
+from ..core import GRID_MODES, Options, atomic_path, check_param, progress_bar
 from ..devices import resolve_device
 from ..finetune import plot_history
 from ..images import subset
@@ -222,8 +222,6 @@ def run_benchmark(data, recipes, out_dir, settings=None, val_size=0.2, test_size
     >>> table[["recipe", "kind"]].values.tolist()
     [['pixels_logreg', 'baseline']]
     """
-    from tqdm.auto import tqdm
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = {"random_state": random_state, **(settings or {})}
@@ -232,7 +230,7 @@ def run_benchmark(data, recipes, out_dir, settings=None, val_size=0.2, test_size
         searches(load_recipe(name), grid)  # fail on an unknown recipe or grid mode before any work
     shared = shared_extraction(recipes, settings, parts)
     rows = []
-    for name in tqdm(recipes, disable=not progress, desc="recipes", unit="recipe"):
+    for name in progress_bar(recipes, progress=progress, desc="recipes", unit="recipe"):
         row = _run_one(name, parts, settings, grid, out)
         rows.append({**row, "shared_extract_seconds": shared if row["kind"] == "hybrid" else np.nan})
     results = pd.DataFrame(rows, columns=COLUMNS)

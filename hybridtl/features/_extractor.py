@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
 from ..backbones import frozen_trunk, load_backbone
 from ..core import (
@@ -23,6 +22,7 @@ from ..core import (
     Interval,
     Options,
     is_dask_collection,
+    progress_bar,
     validate_params,
 )
 from ..devices import (
@@ -413,7 +413,7 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
             for batch in images.subset(part).batches(self.preprocess_, batch_size, device, workers):
                 yield forward(batch)
 
-        with tqdm(total=len(images), disable=not self.progress, unit="img", desc="features") as bar:
+        with progress_bar(total=len(images), progress=self.progress, unit="img", desc="features") as bar:
             batch_size = self._batch_size(device, runner is not None)
             for positions, features in halving_batches(run, len(images), batch_size, "transform"):
                 if out is None:

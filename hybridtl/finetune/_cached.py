@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..backbones import without_classifier
+from ..core import progress_bar
 from ..devices import compiled_runner, resolve_runtime
 
 __all__ = ["CachedEpochs", "FeatureSet", "bottleneck_features", "cached_epochs", "frozen_epochs"]
@@ -131,7 +131,7 @@ def bottleneck_features(backbone, images, preprocess, device, batch_size, num_wo
         return trunk(batch.contiguous(memory_format=torch.channels_last)).float().cpu()
 
     plain, mirrored = [], []
-    with tqdm(total=len(images), disable=not progress, unit="img", desc="features") as bar:
+    with progress_bar(total=len(images), progress=progress, unit="img", desc="features") as bar:
         for batch in images.batches(preprocess, batch_size, device, num_workers):
             plain.append(forward(batch))
             if mirror:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..backbones import trainable_blocks
 from ..callbacks import TrainState
+from ..core import progress_bar
 from ..devices import BatchBackOff
 from ..images import Preprocess
 from ._steps import evaluate, nan_pair, run_epoch
@@ -82,7 +82,7 @@ class Trainer:
         state = self.state
         state.epochs = epochs
         self.notify("on_train_begin")
-        bar = tqdm(range(epochs), disable=not self.progress, unit="epoch", desc="fine-tune")
+        bar = progress_bar(range(epochs), progress=self.progress, unit="epoch", desc="fine-tune")
         try:
             for epoch in bar:
                 state.epoch = epoch

@@ -28,8 +28,8 @@ from collections import OrderedDict
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from ..core import progress_bar
 from ._sets import ImageList
 from ._workers import each_item
 
@@ -165,7 +165,7 @@ def decoded_once(images, preprocess, num_workers="auto", progress=False, store=N
         return images
     if missing:
         decoded = each_item(_Decode(images.subset(missing), preprocess), num_workers, len(missing))
-        with tqdm(total=len(missing), disable=not progress, unit="img", desc="decoding") as bar:
+        with progress_bar(total=len(missing), progress=progress, unit="img", desc="decoding") as bar:
             for i, pixels in zip(missing, decoded):
                 store.put(keys[i], pixels)
                 bar.update(1)
