@@ -151,13 +151,14 @@ def hybrid_builder(head):
     return build
 
 
-def finetune_builder(strategy, lr=1e-3):
+def finetune_builder(strategy, lr=None):
     """A recipe ``build`` for a :class:`~hybridtl.finetune.FineTuneClassifier`, by strategy and learning rate.
 
     Parameters
     ----------
     strategy : {"head", "full", "gradual", "two_stage", "scratch"}
-    lr : float, default=1e-3
+    lr : float or None, default=None
+        None: the strategy's own (:data:`hybridtl.finetune.STRATEGY_DEFAULTS`).
 
     Returns
     -------

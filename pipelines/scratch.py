@@ -4,4 +4,4 @@ from hybridtl.recipes import finetune_builder
 
 KIND = "finetune"
 GRID = {"lr": [3e-4, 1e-3]}
-build = finetune_builder("scratch")
+build = finetune_builder("scratch", lr=1e-3)

@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, train_test_split
 
 from hybridtl import backbones
-from hybridtl.finetune import FineTuneClassifier, _trainer as finetune
+from hybridtl.finetune import FineTuneClassifier, _trainer as finetune, suggest_lr
 
 FAST = dict(image_size=32, device="cpu", progress=False, random_state=0, augment=False, batch_size=16)
 
@@ -93,7 +93,7 @@ def test_early_stopping_stops_and_restores_the_best():
     """Identical images cannot be told apart: validation loss cannot improve for long."""
     X = np.zeros((40, 16, 16), dtype=np.uint8)
     y = np.repeat([0, 1], 20)
-    clf = FineTuneClassifier(strategy="head", epochs=30, patience=2, lr=0.5, optimizer="sgd",
+    clf = FineTuneClassifier(strategy="head", epochs=30, patience=2, lr=0.5, optimizer="sgd", refit_full=False,
                              lr_schedule="none", **FAST).fit(X, y)
     history = clf.history_
     assert len(history) < 30
@@ -134,9 +134,32 @@ def test_gridsearch_over_lr_and_strategy(small_digits):
         {"strategy": ["head", "full"], "lr": [1e-3]},
         cv=2,
     ).fit(X, y)
-    assert search.best_params_["strategy"] in ("head", "full")
-    assert len(search.cv_results_["params"]) == 2
-    assert 0 <= search.score(X, y) <= 1
+    scores = search.cv_results_["mean_test_score"]
+    assert [p["strategy"] for p in search.cv_results_["params"]] == ["head", "full"]
+    assert scores[0] != scores[1], "both candidates trained alike: the strategy did not reach the fits"
+    assert search.best_params_["strategy"] == ["head", "full"][int(np.argmax(scores))]
+    best = search.best_estimator_
+    assert (best.strategy, best.lr) == (search.best_params_["strategy"], 1e-3)
+    # the refit trained with the chosen strategy: head leaves the backbone frozen, full trains it
+    trainable = best.history_["n_trainable_params"].iloc[0]
+    frozen = trainable < sum(p.numel() for p in best.model_.parameters()) / 10
+    assert frozen == (best.strategy == "head")
+    assert search.score(X, y) == pytest.approx(np.mean(best.predict(X) == y))
+
+
+def test_each_strategy_takes_its_own_defaults(small_digits):
+    """lr, epochs and refit_full left at None: head trains at 3e-3 for up to 30 epochs and refits on every image;
+    full at 3e-4 (its new layer at 10x) without a refit; the parameters stay None."""
+    X, y = small_digits
+    head = FineTuneClassifier(strategy="head", **FAST).fit(X, y)
+    assert (head.lr, head.epochs, head.refit_full) == (None, None, None)
+    assert head.history_["lr"].iloc[0] == pytest.approx(3e-3)
+    assert len(head.history_) <= 30 and head.refit_epochs_ == head.best_epoch_
+    full = FineTuneClassifier(strategy="full", **{**FAST, "patience": 1}).fit(X, y)
+    assert full.history_[["backbone_lr", "lr"]].iloc[0].tolist() == pytest.approx([3e-4, 3e-3])
+    assert len(full.history_) <= 20 and full.refit_epochs_ is None
+    # with a fixed validation set X is all the training data: head's default refit does not apply
+    assert clone(head).fit(X, y, validation_data=(X[:20], y[:20])).refit_epochs_ is None
 
 
 def test_ctrl_c_keeps_a_usable_estimator(small_digits, monkeypatch):
@@ -160,9 +183,15 @@ def test_ctrl_c_keeps_a_usable_estimator(small_digits, monkeypatch):
 def test_lr_find_leaves_the_estimator_as_it_was(small_digits, tmp_path):
     X, y = small_digits
     clf = FineTuneClassifier(strategy="full", **FAST)
+    params = clf.get_params()
     frame, suggested = clf.lr_find(X, y, num_iter=12, plot=tmp_path / "lr.png")
     assert list(frame.columns) == ["lr", "loss"] and frame["lr"].is_monotonic_increasing
-    assert 1e-7 <= suggested <= 1.0
+    # the sweep runs from start_lr towards end_lr (it may stop early when the loss diverges), log-spaced
+    assert frame["lr"].iloc[0] == pytest.approx(1e-7) and frame["lr"].iloc[-1] <= 1.0
+    assert np.diff(np.log(frame["lr"])) == pytest.approx(np.log(1e7) / 11)
+    # the suggestion is the steepest fall of that very curve
+    assert suggested == suggest_lr(frame["lr"], frame["loss"])
+    assert clf.get_params() == params
     assert (tmp_path / "lr.png").read_bytes()[:4] == b"\x89PNG"
     assert not hasattr(clf, "model_")
     clf.set_params(strategy="head", epochs=1).fit(X, y)
@@ -191,7 +220,7 @@ def test_plot_history(small_digits, tmp_path):
         ({"strategy": "lora"}, None, '"strategy" must be one of'),
         ({"optimizer": "lbfgs"}, None, '"optimizer" must be one of'),
         ({"lr_schedule": "linear"}, None, '"lr_schedule" must be one of'),
-        ({"epochs": 0}, None, '"epochs" must be an integer >= 1; got 0'),
+        ({"epochs": 0}, None, '"epochs" must be an integer >= 1 or None; got 0'),
         ({"validation_fraction": 1.5}, None, "validation_fraction"),
     ],
 )
@@ -287,10 +316,18 @@ def test_augmentation_strengths():
     prep = Preprocess(size=32, crop_pct=0.875, mean=(0.5,) * 3, std=(0.5,) * 3)
     image = torch.rand(3, 60, 40)
     torch.manual_seed(0)
-    flipped = prep.augmenter("flip")(image)
     centre = prep.resize_crop(image)
-    assert torch.equal(flipped, centre) or torch.equal(flipped, centre.flip(-1))  # geometry kept, maybe mirrored
+    draws = [prep.augmenter("flip")(image) for _ in range(20)]
+    # geometry kept, mirrored about half the time (20 draws: both outcomes, each at least 3 times)
+    assert all(torch.equal(d, centre) or torch.equal(d, centre.flip(-1)) for d in draws)
+    mirrored = sum(torch.equal(d, centre.flip(-1)) for d in draws)
+    assert 3 <= mirrored <= 17, mirrored
     for strength in ("light", "strong"):
-        assert prep.augmenter(strength)(image).shape == (3, 32, 32)
+        augment = prep.augmenter(strength)
+        crops = [augment(image) for _ in range(5)]
+        assert all(c.shape == (3, 32, 32) for c in crops)
+        # random crops: the draws differ from one another and from the centre crop and its mirror image
+        assert not any(torch.allclose(c, centre) or torch.allclose(c, centre.flip(-1)) for c in crops)
+        assert len({c.sum().item() for c in crops}) == 5
     with pytest.raises(ValueError, match='"augment" must be True or False or one of'):
         FineTuneClassifier(augment="huge").fit(np.zeros((4, 8, 8), np.uint8), [0, 1, 0, 1])

@@ -52,7 +52,9 @@ def test_fixed_seed_fits_give_the_histories_of_the_old_trainer(monkeypatch):
     X, y = data()
     for name, params in RUNS.items():
         # recorded on the float path, which decode="exact" keeps (fast resizes 8-bit pixels as uint8)
-        clf = FineTuneClassifier(**COMMON, **params, decode="exact").fit(X, y)
+        # and with the defaults every strategy shared then (each strategy has its own now)
+        shared_then = {"lr": 3e-4, "refit_full": False}
+        clf = FineTuneClassifier(**{**shared_then, **COMMON, **params}, decode="exact").fit(X, y)
         want = pd.DataFrame(expected[name]["history"])
         got = clf.history_.drop(columns="seconds")
         assert list(got.columns) == list(want.columns) and len(got) == len(want), name

@@ -12,7 +12,9 @@ import hybridtl
 from hybridtl.callbacks import Callback, Checkpoint, FreezeBlocks, LRSchedule, LRScheduler
 from hybridtl.finetune import FineTuneClassifier
 
-FAST = dict(image_size=32, device="cpu", progress=False, random_state=0, augment=False, batch_size=16)
+# one training run per fit (head's own default adds a second, on every image: tests/test_finetune.py)
+FAST = dict(image_size=32, device="cpu", progress=False, random_state=0, augment=False, batch_size=16,
+            refit_full=False)
 
 
 class Recorder(Callback):
@@ -95,10 +97,17 @@ def test_torch_scheduler_per_batch_and_on_plateau(small_digits, recorder):
     FineTuneClassifier(strategy="head", epochs=1, lr=1e-3, lr_schedule=linear, callbacks=[recorder()], **FAST).fit(X, y)
     head = [lrs[-1] for lrs in _batch_lrs(recorder.calls)]
     assert head == pytest.approx([2.5e-4, 5e-4, 7.5e-4])
-    plateau = LRScheduler(torch.optim.lr_scheduler.ReduceLROnPlateau, patience=0, factor=0.1)
-    clf = FineTuneClassifier(strategy="head", epochs=3, lr=1e-3, lr_schedule=plateau, **FAST).fit(X, y)
-    assert clf.history_["lr"].iloc[0] == pytest.approx(1e-3)
-    assert clf.history_["lr"].is_monotonic_decreasing
+    # on plateau: the rate falls tenfold after each epoch whose validation loss is not a new best by the threshold
+    # (patience 0), and only then; the first epoch always is one, and a 50 % threshold makes most later ones not
+    plateau = LRScheduler(torch.optim.lr_scheduler.ReduceLROnPlateau, patience=0, factor=0.1, threshold=0.5)
+    clf = FineTuneClassifier(strategy="head", epochs=4, lr=1e-3, lr_schedule=plateau, patience=99, **FAST).fit(X, y)
+    losses, lrs = clf.history_["val_loss"].to_numpy(), clf.history_["lr"].to_numpy()
+    best, expected = np.inf, [1e-3]
+    for loss in losses[:-1]:
+        expected.append(expected[-1] if loss < best * 0.5 else expected[-1] * 0.1)
+        best = min(best, loss) if loss < best * 0.5 else best
+    assert lrs == pytest.approx(expected)
+    assert len(set(np.round(np.log10(lrs), 6))) >= 2, "no reduction: a scheduler that never steps would pass"
 
 
 def test_warmup_rises_batch_by_batch_then_follows_the_schedule(small_digits, recorder):
@@ -159,8 +168,8 @@ def test_warm_start_continues_from_the_fitted_weights(small_digits):
 
 def test_refit_full_trains_on_everything_up_to_the_chosen_epoch(small_digits, recorder):
     X, y = small_digits
-    clf = FineTuneClassifier(strategy="head", epochs=3, lr=1e-3, refit_full=True, callbacks=[recorder()],
-                             **FAST).fit(X, y)
+    clf = FineTuneClassifier(strategy="head", epochs=3, lr=1e-3, callbacks=[recorder()],
+                             **{**FAST, "refit_full": True}).fit(X, y)
     assert clf.refit_epochs_ == clf.best_epoch_ and len(clf.history_) == 3
     batches_per_epoch = [sum(1 for _ in group) for group in _epochs(recorder.calls)]
     assert batches_per_epoch[:3] == [3, 3, 3]  # 48 images, then all 60 in the refit

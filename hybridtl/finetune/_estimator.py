@@ -45,6 +45,7 @@ from ._lr_finder import cycle, lr_range_test
 from ._plots import plot_history, plot_lr_find
 from ._runs import augmentation, bn_policy, built_in_callbacks, network, new_run, strategy, user_callbacks
 from ._steps import predict_proba, seed_from, seeded
+from ._strategies import with_strategy_defaults
 from ._trainer import Trainer
 
 __all__ = ["FineTuneClassifier"]
@@ -74,7 +75,9 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         ``two_stage``: ``head_epochs`` epochs with the backbone frozen, then
         every layer at ``lr * finetune_lr_mult``, the schedule restarting.
         ``scratch``: random initial weights, every layer at ``lr``.
-    lr : float, default=3e-4
+    lr : float or None, default=None
+        None: the strategy's own rate (``head`` 3e-3, every other strategy 3e-4; the table
+        :data:`hybridtl.finetune.STRATEGY_DEFAULTS`).
     head_lr_mult : float, default=10.0
     layer_decay : float in (0, 1] or None, default=None
         Discriminative learning rates (ULMFiT, fastai): the top block of the
@@ -83,7 +86,9 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
     optimizer : {"adam", "adamax", "adamw", "sgd"}, default="adam"
         SGD uses momentum 0.9.
     weight_decay : float, default=0.0
-    epochs : int, default=20
+    epochs : int or None, default=None
+        None: the strategy's own (``head`` 30, every other strategy 20; early stopping may end
+        sooner).
     batch_size : int, default=32
     patience : int, default=10
         Early stopping: epochs without a lower validation loss before stopping;
@@ -91,11 +96,13 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
     validation_fraction : float or None, default=0.2
         Stratified share of the training data held out for early stopping;
         ``None`` trains on everything and keeps the last weights.
-    refit_full : bool, default=False
+    refit_full : bool or None, default=None
         After early stopping on the held-out part has chosen the epoch, train
         again from the start on all of ``X`` with the same schedule, up to that
         epoch (``refit_epochs_``). Costs a second training run; ``history_``
-        stays that of the run that chose the epoch.
+        stays that of the run that chose the epoch. None: the strategy's own
+        (True for ``head``, whose second run is cheap; False otherwise; never
+        with ``validation_data``).
     lr_schedule : {"cosine", "step", "none"} or LRScheduler, default="cosine"
         Per-epoch factor on the learning rates, restarting at each stage; or
         any ``torch.optim.lr_scheduler`` wrapped in
@@ -180,6 +187,9 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         features in the epochs where the backbone stays frozen (every epoch of ``strategy="head"``,
         the first ``head_epochs`` of ``two_stage``; with frozen BatchNorm, flips or no augmentation,
         no ``tta``, and two such epochs or more): see :mod:`hybridtl.finetune._cached`.
+    n_blocks_ : int
+        The backbone's blocks that strategies unfreeze (:func:`hybridtl.backbones.trainable_blocks`):
+        ``gradual`` trains one more of them per epoch.
     refit_epochs_ : int or None
         Epochs of the ``refit_full`` run on all the data, else None.
     interrupted_ : bool
@@ -205,16 +215,16 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         backbone="efficientnet_lite0",
         weights="imagenet",
         strategy="full",
-        lr=3e-4,
+        lr=None,
         head_lr_mult=10.0,
         layer_decay=None,
         optimizer="adam",
         weight_decay=0.0,
-        epochs=20,
+        epochs=None,
         batch_size=32,
         patience=10,
         validation_fraction=0.2,
-        refit_full=False,
+        refit_full=None,
         lr_schedule="cosine",
         warmup_epochs=0,
         augment=True,
@@ -273,16 +283,16 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
     _parameter_constraints = {
         **IMAGE_ESTIMATOR_CONSTRAINTS,
         "strategy": [Options(STRATEGIES)],
-        "lr": [_POSITIVE],
+        "lr": [_POSITIVE, None],
         "head_lr_mult": [_POSITIVE],
         "layer_decay": [None, Interval("number", 0, 1, closed="right")],
         "optimizer": [Options(OPTIMIZERS)],
         "weight_decay": [Interval("number", 0, None)],
-        "epochs": [Interval("integer", 1, None)],
+        "epochs": [Interval("integer", 1, None), None],
         "batch_size": [Interval("integer", 1, None)],
         "patience": [Interval("integer", 1, None)],
         "validation_fraction": [None, Interval("number", 0, 1, closed="neither")],
-        "refit_full": [Boolean()],
+        "refit_full": [Boolean(), None],
         "lr_schedule": [Options(LR_SCHEDULES), InstanceOf(LRScheduler, "an LRScheduler")],
         "warmup_epochs": [Interval("number", 0, None)],
         "augment": [Boolean(), Options(AUGMENTS)],
@@ -340,13 +350,17 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
 
     # -- building -----------------------------------------------------------
 
+    def _params(self):
+        """The parameters, ``lr`` and ``epochs`` resolved to the strategy's own where None."""
+        return with_strategy_defaults(self.get_params(deep=False))
+
     def _new_run(self, classes, targets, seed, device, start=None):
         """A freshly built network, optimizer, loss and RNG for one training run (fit or lr_find)."""
-        return new_run(self.get_params(deep=False), classes, targets, seed, device, start)
+        return new_run(self._params(), classes, targets, seed, device, start)
 
     def _trainer(self, run, device, group, seed, extra=(), cached=None):
         """The trainer of one run: this process alone, or this rank of a process group."""
-        params = self.get_params(deep=False)
+        params = self._params()
         options = {"augment": augmentation(params["augment"]), "num_workers": self.num_workers,
                    "tta": bool(self.tta), "progress": self.progress and is_main_process()}
         callbacks = built_in_callbacks(params) + user_callbacks(params) + list(extra)
@@ -395,7 +409,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         self.best_epoch_ = None if state.best_epoch is None else state.best_epoch + 1
         self.interrupted_ = state.interrupted
         self.refit_epochs_ = None
-        if self.refit_full and len(val_targets) and not state.interrupted:
+        if self._params()["refit_full"] and validation_data is None and len(val_targets) and not state.interrupted:
             self._refit(classes, targets, images, seed, device, group, start, state)
         return self
 
@@ -410,12 +424,12 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         cached = self._cached_epochs(run, train_set, val_set, val_targets, device, group is not None)
         self.cached_features_ = cached is not None
         trainer = self._trainer(run, device, group, seed, extra, cached)
-        return trainer.fit(train_set, train_targets, val_set, val_targets, int(self.epochs))
+        return trainer.fit(train_set, train_targets, val_set, val_targets, int(self._params()["epochs"]))
 
     def _cached_epochs(self, run, train_set, val_set, val_targets, device, distributed):
         """The first epochs that train the new layer on features computed once, with those features; or None."""
-        params, augment = self.get_params(deep=False), augmentation(self.augment)
-        n_blocks = len(trainable_blocks(run.backbone))
+        params, augment = self._params(), augmentation(self.augment)
+        self.n_blocks_ = n_blocks = len(trainable_blocks(run.backbone))
         epochs = cached_epochs(params, strategy(params), n_blocks, augment, distributed)
         if not epochs:
             return None
@@ -554,7 +568,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
                                                          run.generator, augmentation(self.augment),
                                                          self.num_workers))
             # with lr=1 the strategy's base rates are the per-group multipliers
-            params = self.get_params(deep=False)
+            params = self._params()
             setup = [strategy(params, lr=1.0), bn_policy(params)]
             frame, suggested = lr_range_test(run, setup, batches, device, start_lr, end_lr, num_iter, smoothing)
         if plot is not None:

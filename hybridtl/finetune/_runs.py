@@ -12,8 +12,9 @@ from ..backbones import load_backbone, replace_classifier, trainable_blocks
 from ..callbacks import BatchNormPolicy, EarlyStopping, LRSchedule, LRScheduler, PrintLog, TerminateOnNaN, fresh_copies
 from ..devices import use_amp
 from ..images import Preprocess
+from ._cached import cached_epochs
 from ._optimizers import make_optimizer
-from ._strategies import make_strategy
+from ._strategies import make_strategy, with_strategy_defaults
 from ._trainer import TrainingRun
 
 __all__ = ["augmentation", "bn_policy", "built_in_callbacks", "network", "new_run", "strategy", "user_callbacks"]
@@ -74,6 +75,25 @@ def strategy(params, lr=None):
     """The strategy callback, at ``lr`` (default: the estimator's)."""
     return make_strategy(params["strategy"], params["lr"] if lr is None else lr, int(params["epochs"]),
                          params["head_lr_mult"], int(params["head_epochs"]), params["finetune_lr_mult"])
+
+
+def epoch_shares(params, epochs, n_blocks):
+    """What each epoch of a fit with ``params`` trains, for pricing it: None for an epoch of the new layer on
+    features computed once, else the share of the backbone's ``n_blocks`` blocks that train (0 to 1).
+
+    Examples
+    --------
+    >>> from hybridtl.finetune import FineTuneClassifier
+    >>> params = FineTuneClassifier(strategy="two_stage", head_epochs=2).get_params()
+    >>> epoch_shares(params, 4, n_blocks=8)
+    [None, None, 1.0, 1.0]
+    >>> epoch_shares(dict(params, strategy="gradual"), 3, n_blocks=8)
+    [0.0, 0.125, 0.25]
+    """
+    params = with_strategy_defaults(dict(params, epochs=epochs))
+    plan = strategy(params)
+    cached = cached_epochs(params, plan, n_blocks, augmentation(params["augment"]), distributed=False)
+    return [None if e < cached else plan.plan(e, n_blocks)[0] / n_blocks for e in range(epochs)]
 
 
 def bn_policy(params):
