@@ -13,7 +13,9 @@ Tasks (no download), from ``benchmarks/finetune_bn.py`` and ``finetune_defaults.
 (scikit-learn's real digits, 500 train / 300 test), photos64 (9 classes of crops from
 scikit-image's photos, test crops from the other half of each photo, 360 / 360) and tints64
 (5 tints of crops from the 6 bundled photos, 360 / 360). Rows are appended to ``OUT/rows.csv``
-as they finish, so an interrupted run resumes.
+as they finish, so an interrupted run resumes. The pricing table compares, for every fine-tuning
+contender's last fit, the seconds per epoch priced before it started with those measured (from the
+saved leaderboards); ``--parts auto`` runs the auto search alone.
 
     python benchmarks/auto.py --seeds 0 1 2 --budget 180 --out /tmp/hybridtl-auto
 """
@@ -97,12 +99,33 @@ def summarise(rows):
     return table, pd.DataFrame(verdicts)
 
 
+def pricing(out, tasks, seeds):
+    """Every fine-tuning contender's priced against measured seconds per epoch, from the saved leaderboards."""
+    rows = []
+    for task in tasks:
+        for seed in seeds:
+            path = out / f"leaderboard_{task}_{seed}.csv"
+            if not path.exists():
+                continue
+            board = pd.read_csv(path)
+            if "priced_s_epoch" not in board:
+                continue
+            board = board[board["priced_s_epoch"].notna()]
+            for _, row in board.iterrows():
+                ratio = row["s_epoch"] / row["priced_s_epoch"]
+                rows.append({"task": task, "seed": seed, "contender": row["contender"], "epochs": row["epochs"],
+                             "priced_s_epoch": row["priced_s_epoch"], "measured_s_epoch": row["s_epoch"],
+                             "measured_over_priced": ratio, "status": row["status"]})
+    return pd.DataFrame(rows)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--budget", type=float, default=180.0)
     parser.add_argument("--out", default="/tmp/hybridtl-auto")
+    parser.add_argument("--parts", nargs="+", choices=("auto", "recipes"), default=["auto", "recipes"])
     parser.add_argument("--part", choices=("auto", "recipes"), help=argparse.SUPPRESS)
     parser.add_argument("--task", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
@@ -115,7 +138,7 @@ def main(argv=None):
     done = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=["task", "seed", "contender"])
     for task in args.tasks:
         for seed in args.seeds:
-            for part in ("auto", "recipes"):
+            for part in args.parts:
                 have = set(done[(done["task"] == task) & (done["seed"] == seed)]["contender"])
                 if (part == "auto" and "auto" in have) or (part == "recipes" and have - {"auto"}):
                     continue
@@ -127,10 +150,16 @@ def main(argv=None):
                 done = pd.concat([done, new], ignore_index=True)
                 done.to_csv(csv, index=False)
                 print(new.round(4).to_string(index=False), flush=True)
-    table, verdicts = summarise(done[done["task"].isin(args.tasks) & done["seed"].isin(args.seeds)])
-    print(table.round(4).to_markdown(index=False))
-    print()
-    print(verdicts.round(4).to_markdown(index=False))
+    prices = pricing(out, args.tasks, args.seeds)
+    if len(prices):
+        worst = prices["measured_over_priced"].map(lambda r: max(r, 1 / r)).max()
+        print(prices.round(3).to_markdown(index=False))
+        print(f"\nworst pricing error: {worst:.2f}x\n")
+    if "recipes" in args.parts:
+        table, verdicts = summarise(done[done["task"].isin(args.tasks) & done["seed"].isin(args.seeds)])
+        print(table.round(4).to_markdown(index=False))
+        print()
+        print(verdicts.round(4).to_markdown(index=False))
 
 
 if __name__ == "__main__":

@@ -86,6 +86,24 @@ def test_fit_scores_every_contender_within_the_budget(fitted, digits):
     assert auto.class_counts_ == {str(c): int((digits[1] == c).sum()) for c in np.unique(digits[1])}
 
 
+def test_a_budget_that_binds_is_kept_and_every_contender_accounted_for(digits):
+    """30 s for what takes longer (fine-tuning rungs up to 40 epochs): the search ends within the budget, the
+    budget did cut something, and every contender has a score or says why it has none."""
+    X, y, _, _ = digits
+    start = time.perf_counter()
+    auto = _auto(time_budget=30, epochs=40,
+                 recipes=["pixels_logreg", "cnn_logreg", "finetune_head", "finetune_full"]).fit(X, y)
+    seconds = time.perf_counter() - start
+    assert seconds <= 30 * 1.1, seconds
+    board = auto.leaderboard_.set_index("contender")
+    cut = board["reason"].str.contains("lack of time|time limit") | (board["status"] == "skipped")
+    assert cut.any() or not auto.refit_, board[["status", "reason"]]
+    for name, row in board.iterrows():
+        assert (row["status"] == "done" and np.isfinite(row["score_mean"])) or row["reason"], name
+    tuned = board[(board["kind"] == "finetune") & board["s_epoch"].notna()]
+    assert len(tuned) and (tuned["priced_s_epoch"] > 0).all()
+
+
 def test_saved_auto_model_predicts_the_same_and_carries_its_card(fitted, digits, tmp_path):
     auto, _ = fitted
     _, _, X_test, _ = digits
@@ -157,25 +175,29 @@ def test_time_limit_stops_training_at_an_epoch_boundary(digits):
 
 
 class Sleepy(ClassifierMixin, BaseEstimator):
-    """A fake fine-tuner: each epoch sleeps ``pace`` s per 100 images; it gives the ``truth`` (the held-out
-    labels) a probability that grows with its skill and its epochs."""
+    """A fake fine-tuner: each epoch sleeps ``pace`` s per 100 images (whatever its strategy); it gives the
+    ``truth`` (the held-out labels) a probability that grows with its skill and its epochs."""
 
     def __init__(self, skill=0.5, pace=0.01, truth=None, epochs=1, batch_size=8, validation_fraction=0.2,
-                 refit_full=False, callbacks=None):
+                 refit_full=False, callbacks=None, strategy="full", lr=1e-3, head_lr_mult=10.0, head_epochs=3,
+                 finetune_lr_mult=0.1, bn="frozen", augment=False, tta=False):
         self.skill, self.pace, self.truth, self.epochs, self.batch_size = skill, pace, truth, epochs, batch_size
         self.validation_fraction, self.refit_full, self.callbacks = validation_fraction, refit_full, callbacks
+        self.strategy, self.lr, self.head_lr_mult, self.head_epochs = strategy, lr, head_lr_mult, head_epochs
+        self.finetune_lr_mult, self.bn, self.augment, self.tta = finetune_lr_mult, bn, augment, tta
 
     def fit(self, X, y):
-        self.classes_ = np.unique(y)
-        time.sleep(self.pace * self.epochs * len(y) / 100)
-        self.history_ = pd.DataFrame({"epoch": range(1, self.epochs + 1)})
+        self.classes_, self.n_blocks_, self.cached_features_ = np.unique(y), 4, False
+        epoch = self.pace * len(y) / 100
+        time.sleep(epoch * self.epochs)
+        self.history_ = pd.DataFrame({"epoch": range(1, self.epochs + 1), "seconds": epoch})
         return self
 
     def predict_proba(self, X):
         right = min(0.99, self.skill + 0.02 * self.epochs)
         rows = np.arange(len(X))
         proba = np.full((len(X), len(self.classes_)), (1 - right) / (len(self.classes_) - 1))
-        proba[rows, self.truth[: len(X)]] = right
+        proba[rows, np.resize(self.truth, len(X))] = right
         return proba
 
 
@@ -186,14 +208,15 @@ def test_halving_keeps_the_better_half_and_skips_what_does_not_fit():
     names = ["weak", "strong", "middling", "slow"]
     board = Leaderboard(names, dict.fromkeys(names, "finetune"))
     truth = y[folds.holdout]
+    # "slow": its probes (1.28 s per unit of pace) leave too little for one epoch (0.64 s per unit)
     estimators = {"weak": Sleepy(0.3, truth=truth), "strong": Sleepy(0.9, truth=truth),
-                  "middling": Sleepy(0.6, truth=truth), "slow": Sleepy(0.95, pace=5, truth=truth)}
+                  "middling": Sleepy(0.6, truth=truth), "slow": Sleepy(0.95, pace=4, truth=truth)}
     halving = Halving(estimators, X, y, folds, "neg_log_loss", np.array([0, 1]), board, lambda name: None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = halving.run(epochs=8, deadline=time.monotonic() + 6)
+        results = halving.run(epochs=8, deadline=time.monotonic() + 6.5)
     rows = board.frame().set_index("contender")
-    assert rows.loc["slow", "status"] == "skipped" and "lack of time" in rows.loc["slow", "reason"]
+    assert rows.loc["slow", "status"] == "skipped" and "its first epoch would take" in rows.loc["slow", "reason"]
     assert rows.loc["weak", "status"] == "stopped early" and "fell behind" in rows.loc["weak", "reason"]
     assert results["strong"].epochs == 8 and rows.loc["strong", "status"] == "done"
     assert rungs(8) == [1, 2, 4, 8]

@@ -15,13 +15,19 @@ DATA = Path(__file__).parent / "data"
 
 
 def test_fit_auto_prints_the_leaderboard_saves_the_winner_and_its_card(folder, tmp_path, capsys):  # noqa: F811
+    """With progress on and the output not a terminal (a log): no carriage-return redraws, no line over 120."""
     model = tmp_path / "auto.hybridtl"
-    argv = ["fit", str(folder), "--recipe", "auto", "--time-budget", "45s", "--out", str(model), *TINY]
+    with_progress = [arg for arg in TINY if arg != "--no-progress"]
+    argv = ["fit", str(folder), "--recipe", "auto", "--time-budget", "45s", "--out", str(model), *with_progress]
     assert main(argv) == 0
-    printed = capsys.readouterr().out
+    printed, log = capsys.readouterr()
+    assert "\r" not in printed + log
+    assert max(len(line) for line in printed.splitlines() if str(model) not in line) <= 120  # but a long --out
     assert "| contender" in printed and "pixels_logreg" in printed and "winner:" in printed
     assert main(["info", str(model)]) == 0
     card = capsys.readouterr().out
+    board = card[card.index("\nleaderboard\n"):]
+    assert "| contender" in board and max(len(line) for line in board.splitlines()) <= 120
     assert "auto         winner" in card and "classes      3: one (12), two (12), zero (12)" in card
     assert "leaderboard" in card and "validation   accuracy" in card
     assert main(["info", str(model), "--json"]) == 0

@@ -122,7 +122,9 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     leaderboard_ : pandas.DataFrame
         One row per contender, the winner first: contender, kind, score_mean, score_sd (over
         the folds, or a bootstrap of the held-out fold), validation, holdout_score (the shared
-        held-out fold, on which the winner is chosen), epochs, seconds, status ("done",
+        held-out fold, on which the winner is chosen), epochs, seconds, priced_s_epoch and s_epoch
+        (a fine-tuning contender's seconds per epoch as priced before its last fit, and as measured),
+        status ("done",
         "stopped early", "skipped", "failed", "interrupted"), winner and reason.
     refit_ : bool
         Whether the winner was refit on all the data.

@@ -1,13 +1,14 @@
 """Successive halving over epochs for the fine-tuning contenders, inside a deadline.
 
-Every contender first gets a short timed probe (one epoch on a few batches) that prices its
-epoch. Then rung by rung the epochs double (``epochs // 8``, ``// 4``, ``// 2``, ``epochs``):
-each surviving contender trains afresh for the rung's epochs (its schedule fits the length, as in
-scikit-learn's ``HalvingGridSearchCV`` with epochs as the resource), is scored on the shared
-held-out fold, and only the better half goes on. A fit that would end after the deadline is not
-started, and a fit that is running stops at the last epoch boundary before it
-(:class:`~hybridtl.callbacks.TimeLimit`). Written here because scikit-learn's halving search
-budgets resources, not seconds.
+Contenders are priced from short probes that separate a fit's fixed cost from its cost per image
+and per epoch (:mod:`hybridtl.auto._pricing`). Then rung by rung the epochs double
+(``epochs // 8``, ``// 4``, ``// 2``, ``epochs``): each surviving contender trains afresh for the
+rung's epochs (its schedule fits the length, as in scikit-learn's ``HalvingGridSearchCV`` with
+epochs as the resource), is scored on the shared held-out fold, and only the better half goes on.
+A fit starts when its first epoch fits in the time left by that price, and stops at the last epoch
+boundary before the deadline (:class:`~hybridtl.callbacks.TimeLimit`); the leaderboard shows each
+contender's priced and measured seconds per epoch. Written here because scikit-learn's halving
+search budgets resources, not seconds.
 """
 
 from __future__ import annotations
@@ -21,12 +22,10 @@ from sklearn.base import clone
 
 from ..callbacks import TimeLimit
 from ..core import bootstrap_sd, score_proba
+from ._pricing import Pricer
 from ._splits import take
 
 __all__ = ["FinetuneResult", "Halving", "rungs"]
-
-# a fit also validates on its own 20 % and predicts the held-out fold: this much on top of its epochs
-VALIDATION_OVERHEAD = 1.25
 
 
 def rungs(epochs):
@@ -49,7 +48,7 @@ class FinetuneResult:
     epochs: int
     score: float
     holdout_proba: np.ndarray
-    epoch_seconds: float
+    seconds: float
 
 
 class Halving:
@@ -70,36 +69,28 @@ class Halving:
     def __init__(self, estimators, X, y, folds, scoring, classes, board, report):
         self.estimators, self.X, self.y, self.folds = estimators, X, y, folds
         self.scoring, self.classes, self.board, self.report = scoring, classes, board, report
-        self.epoch_seconds, self.results = {}, {}
+        self.results = {}
         self.X_train, self.y_train = take(X, folds.train), y[folds.train]
+        self.pricer = Pricer(estimators, self.X_train, self.y_train, board.add_seconds)
         self.X_hold, self.y_hold = take(X, folds.holdout), y[folds.holdout]
 
     def probe(self, name, deadline):
-        """Price one epoch of ``name`` by training one epoch on two batches; False when there is no time."""
-        estimator = self.estimators[name]
-        m = min(len(self.y_train), 2 * int(estimator.batch_size))
-        rows = np.random.default_rng(0).permutation(len(self.y_train))[:m]
+        """Measure what ``name``'s fits cost (once per group of alike contenders); False when there is no time."""
         if time.monotonic() > deadline:
             return False
-        start = time.perf_counter()
-        probe = clone(estimator).set_params(epochs=1, validation_fraction=None, refit_full=False)
-        probe.fit(take(self.X_train, rows), self.y_train[rows])
-        seconds = time.perf_counter() - start
-        self.board.add_seconds(name, seconds)
-        if getattr(probe, "interrupted_", False):
-            raise KeyboardInterrupt
-        self.epoch_seconds[name] = seconds * len(self.y_train) / m
+        self.pricer.probe(name)
         return True
 
-    def cost(self, name, epochs):
-        """Estimated seconds to train ``name`` for ``epochs`` and score it."""
-        return self.epoch_seconds[name] * epochs * VALIDATION_OVERHEAD
+    def cost(self, name, epochs, ran=None):
+        """Priced seconds to train ``name`` for ``epochs`` (the first ``ran`` of them) and score it."""
+        return self.pricer.price(name, epochs, len(self.y_train), len(self.y_hold), ran)
 
     def fit_rung(self, name, epochs, deadline):
         """Train ``name`` for ``epochs`` (never past ``deadline``); score it; return the score."""
         start = time.perf_counter()
+        # no refit inside a rung (head's default): the search refits its winner on every image itself
         model = clone(self.estimators[name]).set_params(
-            epochs=epochs, callbacks=[TimeLimit(max(1.0, deadline - time.monotonic()))])
+            epochs=epochs, refit_full=False, callbacks=[TimeLimit(max(1.0, deadline - time.monotonic()))])
         model.fit(self.X_train, self.y_train)
         if getattr(model, "interrupted_", False):
             raise KeyboardInterrupt
@@ -107,12 +98,12 @@ class Halving:
         proba = model.predict_proba(self.X_hold)
         seconds = time.perf_counter() - start
         ran = len(model.history_)
-        self.epoch_seconds[name] = seconds / VALIDATION_OVERHEAD / ran
+        self.board.update(name, priced_s_epoch=self.cost(name, epochs, ran) / ran, s_epoch=seconds / ran)
         score = score_proba(self.scoring, self.y_hold, proba, self.classes)
         self.board.add_seconds(name, seconds)
         best = self.results.get(name)
         if best is None or score >= best.score:  # equal: the longer training
-            self.results[name] = FinetuneResult(name, model, ran, score, proba, self.epoch_seconds[name])
+            self.results[name] = FinetuneResult(name, model, ran, score, proba, seconds)
         return score, ran < epochs
 
     def run(self, epochs, deadline):
@@ -127,9 +118,9 @@ class Halving:
         for k, rung in enumerate(ladder):
             scores = {}
             for name in alive:
-                left = deadline - time.monotonic()
-                if self.cost(name, rung) > left:
-                    self._out_of_time(name, f"{rung} epochs would take about {self.cost(name, rung):.0f} s; "
+                left, first = deadline - time.monotonic(), self.cost(name, rung, ran=1)
+                if first > left:
+                    self._out_of_time(name, f"its first epoch would take about {first:.0f} s; "
                                       f"{max(0.0, left):.0f} s were left")
                     continue
                 score, cut = self.fit_rung(name, rung, deadline)

@@ -11,7 +11,7 @@ from sklearn.model_selection import ParameterGrid, cross_val_predict
 from sklearn.pipeline import Pipeline
 
 from ..callbacks import TimeLimit
-from ..core import bootstrap_sd, format_duration, score_proba, validation_metrics
+from ..core import bootstrap_sd, format_duration, progress_bar, score_proba, validation_metrics
 from ._cheap import (
     estimate_first_point,
     feature_key,
@@ -22,7 +22,7 @@ from ._cheap import (
     summary,
 )
 from ._ensemble import soft_vote
-from ._halving import VALIDATION_OVERHEAD, Halving
+from ._halving import Halving
 
 __all__ = ["ENSEMBLE", "Search"]
 
@@ -48,9 +48,7 @@ class Search:
         self.errors, self.deferred, self.refitted = [], [], {}
         self.bar = None
         if owner.progress:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=round(clock.budget), unit="s", desc="auto",
+            self.bar = progress_bar(total=round(clock.budget), unit="s", desc="auto",
                             bar_format="{n_fmt}/{total_fmt} s |{bar:20}| {desc}")
             self.bar.write(f"{'contender':<22} {'score (' + self.scoring + ')':<17} {'seconds':>9}  status")
 
@@ -167,7 +165,8 @@ class Search:
             self._run_head(name, estimator, fitted_first, F, estimate)
 
     def _refit_seconds(self, result):
-        return result.epoch_seconds * result.epochs * VALIDATION_OVERHEAD * len(self.y) / len(self.folds.train)
+        """The measured seconds of its best rung, scaled to every image."""
+        return result.seconds * len(self.y) / len(self.folds.train)
 
     def _run_plain(self, name, estimator):
         """A recipe that is no Pipeline with a feature step: skipped, with the reason."""

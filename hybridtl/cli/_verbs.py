@@ -11,7 +11,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from ..core import atomic_path, check_writable, is_url
+from ..core import atomic_path, check_writable, is_url, progress_bar
 
 
 class Interrupted(Exception):
@@ -261,7 +261,7 @@ def _fp32_only(args, what):
 
 def _fit_auto(args, data):
     """The auto search within --time-budget; its leaderboard printed; the search itself, fitted."""
-    from ..auto import AutoClassifier
+    from ..auto import AutoClassifier, leaderboard_text
 
     settings = _settings(args)
     auto = AutoClassifier(time_budget=args.time_budget or 600.0, scoring=args.scoring, random_state=args.seed,
@@ -269,7 +269,7 @@ def _fit_auto(args, data):
                           epochs=args.epochs, batch_size=settings["batch_size"], augment=settings["augment"],
                           **{k: settings[k] for k in ("backbone", "weights") if k in settings})
     auto.fit(data.X, data.y)
-    print(auto.leaderboard_.round(4).to_markdown(index=False))
+    print(leaderboard_text(auto.leaderboard_))
     stopped = " (stopped by Ctrl-C: the best model so far)" if auto.interrupted_ else ""
     refit = "refit on all the images" if auto.refit_ else "trained on the first fold (no time to refit)"
     print(f"\nwinner: {auto.best_}, {refit}{stopped}; {auto.elapsed_:.0f} s of a {auto.time_budget_:.0f} s budget")
@@ -358,7 +358,9 @@ def _card_text(card):
         lines.append("validation   not measured")
     lines.append("versions     " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()))
     if card.get("leaderboard"):
-        lines += ["", "leaderboard", pd.DataFrame(card["leaderboard"]).round(4).to_markdown(index=False)]
+        from ..auto import leaderboard_text
+
+        lines += ["", "leaderboard", leaderboard_text(pd.DataFrame(card["leaderboard"]))]
     return "\n".join(lines)
 
 
@@ -394,7 +396,6 @@ def cmd_predict(args):
             check_writable(args.out, folder=True)
     else:
         check_writable(args.out, (".csv",))
-    from tqdm.auto import tqdm
 
     from ..images import subset
     from ..serialization import load_model
@@ -407,7 +408,8 @@ def cmd_predict(args):
     n = len(data.ids)
     starts = range(0, n, PREDICT_CHUNK)
     with atomic_path(args.out) as tmp:
-        for start in tqdm(starts, disable=args.no_progress or len(starts) == 1, unit="chunk", desc="predict"):
+        for start in progress_bar(starts, progress=not args.no_progress and len(starts) > 1, unit="chunk",
+                                  desc="predict"):
             part = subset(data, range(start, min(n, start + PREDICT_CHUNK)))
             columns = _proba_table(model, part)
             columns.to_csv(tmp, mode="a", header=start == 0, index=False)
@@ -521,13 +523,14 @@ def cmd_bench(args):
 def _bench_budgeted(args, data):
     import numpy as np
 
+    from ..auto import leaderboard_text
     from ..evaluation import run_budgeted
 
     board, results = run_budgeted(data, args.recipes, args.out, args.time_budget, settings=_settings(args),
                                   random_state=args.seed, progress=not args.no_progress)
     print(f"{data.name}: {len(data.y)} images, {len(np.unique(data.y))} classes, split 60/20/20 (seed {args.seed}); "
           f"the auto search on the 80 % train + validation within {args.time_budget:.0f} s, its winner tested")
-    print(board.round(4).to_markdown(index=False))
+    print(leaderboard_text(board))
     print()
     print(results.round(4).to_markdown(index=False))
     print(f"\nwrote {args.out}/leaderboard.csv, leaderboard.md, results.csv, results.md and confusion_auto.png")
