@@ -58,7 +58,18 @@ def transform_argv(folder, cache):
     return [sys.executable, "-c", script]
 
 
-def measure(ns, workdir):
+def predict_argv(model, folder, out, chunk=None):
+    """``hybridtl predict``; ``chunk``: score that many images at a time instead of the command's 2,048 (so that
+    a test sees several chunks go by with few images)."""
+    argv = ["predict", str(model), str(folder), "--out", str(out), "--no-progress"]
+    if chunk is None:
+        return [sys.executable, "-m", "hybridtl", *argv]
+    script = (f"import sys; import hybridtl.cli._verbs as verbs; verbs.PREDICT_CHUNK = {int(chunk)}; "
+              f"from hybridtl.cli import main; sys.exit(main({argv!r}))")
+    return [sys.executable, "-c", script]
+
+
+def measure(ns, workdir, predict_chunk=None):
     """One row per (n, what): peak RSS, the features' size and the difference, in MB."""
     workdir = Path(workdir)
     train = write_images(workdir / "train", 40, seed=1)
@@ -71,8 +82,7 @@ def measure(ns, workdir):
         runs = {
             "transform (cache='auto', default)": transform_argv(folder, "auto"),
             "transform (cache=None)": transform_argv(folder, None),
-            "hybridtl predict": [sys.executable, "-m", "hybridtl", "predict", str(model), str(folder), "--out",
-                                 str(workdir / "preds.csv"), "--no-progress"],
+            "hybridtl predict": predict_argv(model, folder, workdir / "preds.csv", predict_chunk),
         }
         for what, argv in runs.items():
             features = n * N_FEATURES * 4 / 2**20 if what.startswith("transform") else 0.0  # predict keeps none

@@ -111,8 +111,14 @@ def test_bench_writes_the_report(folder, tmp_path):
 
 def test_user_recipe_file(folder, tmp_path):
     recipe = tmp_path / "mine.py"
-    recipe.write_text('"""Mine."""\nfrom hybridtl.recipes import hybrid_builder\nbuild = hybrid_builder("logreg")\n')
+    recipe.write_text('"""Mine."""\nfrom hybridtl.recipes import hybrid_builder\n\n\ndef build(**settings):\n'
+                      '    return hybrid_builder("logreg")(**settings).set_params(head__C=0.123)\n')
     assert main(["fit", str(folder), "--recipe", str(recipe), "--out", str(tmp_path / "m.hybridtl"), *TINY]) == 0
+    from hybridtl import load
+    from hybridtl.serialization import read_card
+
+    assert load(tmp_path / "m.hybridtl").named_steps["head"].C == 0.123  # the user's recipe built the model
+    assert read_card(tmp_path / "m.hybridtl")["recipe"]["name"] == "mine"
 
 
 @pytest.mark.parametrize(

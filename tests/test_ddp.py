@@ -15,7 +15,7 @@ TRAIN = textwrap.dedent('''
     import hashlib, json, sys
     import numpy as np, torch.distributed as dist
     from hybridtl.images import load_digits_images
-    from hybridtl.finetune import FineTuneClassifier
+    from hybridtl.finetune import FineTuneClassifier, is_main_process
     from hybridtl.serialization import save
     out, strategy, bn = sys.argv[1:4]
     X, y = load_digits_images()
@@ -28,8 +28,8 @@ TRAIN = textwrap.dedent('''
         json.dump({"digest": digest, "history": clf.history_.drop(columns="seconds").to_dict(orient="list"),
                    "best_epoch": clf.best_epoch_, "world": dist.get_world_size(),
                    "backend": dist.get_backend()}, f)
-    if rank == 0:
-        save(clf, f"{out}/model.hybridtl")
+    if is_main_process():  # the documented guard: every rank runs this script, one writes the model
+        save(clf, f"{out}/rank{rank}-model.hybridtl")
         np.save(f"{out}/proba.npy", clf.predict_proba(X[:20]))
 ''')
 
@@ -58,8 +58,9 @@ def test_two_ranks_hold_one_model_and_rank0_saves_it(tmp_path, strategy, bn):
     # gradients averaged, BatchNorm statistics synchronised, rank 0's seed: the same weights everywhere
     assert ranks[0]["digest"] == ranks[1]["digest"]
     assert ranks[0]["history"] == ranks[1]["history"] and ranks[0]["best_epoch"] == ranks[1]["best_epoch"]
-    assert not (tmp_path / "rank1-model.hybridtl").exists()
-    model = hybridtl.load(tmp_path / "model.hybridtl")  # in this plain process, no process group
+    # is_main_process() held on rank 0 alone: each rank would have saved under its own name
+    assert sorted(p.name for p in tmp_path.glob("rank*-model.hybridtl")) == ["rank0-model.hybridtl"]
+    model = hybridtl.load(tmp_path / "rank0-model.hybridtl")  # in this plain process, no process group
     X, _ = load_digits_images()
     np.testing.assert_allclose(model.predict_proba(X[:20]), np.load(tmp_path / "proba.npy"), rtol=0, atol=1e-6)
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +73,43 @@ def test_sigkill_during_fit_never_damages_the_model_file(folder, tmp_path):
     assert finished < KILLS  # most runs were really killed
     print(f"{KILLS - finished} of {KILLS} fits killed; model intact, identical predictions; "
           f"file unchanged: {model.read_bytes() == old_bytes}")
+    # random moments rarely fall inside the save itself: kill there on purpose, after each of its entries
+    for entry in (1, 2, 3):
+        before = model.read_bytes()  # a random-moment run above may have finished and saved anew
+        _kill_inside_the_save(fit, tmp_path / f"entry{entry}", entry)
+        check()
+        assert model.read_bytes() == before, f"a kill after entry {entry} of the save changed the model file"
+
+
+def _kill_inside_the_save(argv, marker, entry):
+    """Run ``argv`` (a ``python -m hybridtl`` command) with the model file's zip writes slowed down; SIGKILL it as
+    soon as the save has written ``entry`` entries (of four) to the file (or its temporary twin)."""
+    model_name = Path(argv[argv.index("--out") + 1]).name
+    hook = textwrap.dedent(f"""
+        import runpy, sys, time, zipfile
+        real, count = zipfile.ZipFile.writestr, [0]
+        def slow(self, *args, **kwargs):
+            real(self, *args, **kwargs)
+            if {model_name!r} not in str(self.filename):  # skops builds its own zip in memory first
+                return
+            count[0] += 1
+            if count[0] == {entry}:
+                open({str(marker)!r}, "w").close()
+                time.sleep(60)
+        zipfile.ZipFile.writestr = slow
+        sys.argv = {["hybridtl", *argv[3:]]!r}
+        runpy.run_module("hybridtl", run_name="__main__")
+    """)
+    process = subprocess.Popen([argv[0], "-c", hook], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert process.poll() is None, "the fit ended before its save wrote that entry"
+            assert time.monotonic() < deadline, "the save never reached that entry"
+            time.sleep(0.05)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def test_sigkill_during_a_cached_transform_leaves_no_half_entry(folder, tmp_path):

@@ -13,8 +13,9 @@ from tests.test_estimator_checks import _TABLE_CHECKS, _TABLE_CHECKS_CLASSIFIER,
 
 ESTIMATORS = {
     "CNNFeatureExtractor": CNNFeatureExtractor(image_size=16, device="cpu", batch_size=8),
-    "FineTuneClassifier": FineTuneClassifier(epochs=1, image_size=16, device="cpu", progress=False, batch_size=8,
-                                             random_state=0, validation_fraction=None),
+    # 3 epochs at 1e-3: enough to learn the 24 training images above chance (check_fit_takes_y, check_classes)
+    "FineTuneClassifier": FineTuneClassifier(epochs=3, lr=1e-3, image_size=16, device="cpu", progress=False,
+                                             batch_size=8, random_state=0, validation_fraction=None),
     "hybrid Pipeline": make_hybrid_pipeline("logreg", image_size=16, device="cpu", batch_size=8),
     "AutoClassifier": AutoClassifier(time_budget=60, recipes=["pixels_logreg", "cnn_logreg"], image_size=16,
                                      device="cpu", progress=False, random_state=0),
