@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint docs gpu-check clean
+.PHONY: install demo test test-slow test-all lint docs gpu-check clean
 
 install: $(STAMP)
 
@@ -32,8 +32,15 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
+# The test suite without the slow end-to-end checks (about 6.5 min on 2 CPU cores); test-slow runs those
+# (about 3 min), test-all both. .ci/run runs test and test-slow.
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow"
+
+test-slow: install
+	$(PY) -m pytest -m slow
+
+test-all: test test-slow
 
 # The documentation site, warnings as errors, into site/.
 docs: install

@@ -292,6 +292,7 @@ def test_numeric_options_are_checked_by_the_parser(option, value, message, folde
     assert stop.value.code == 2 and f"argument {option}: {message}" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_extract_and_fit_in_int8(folder, tmp_path, capsys):
     """--precision int8 calibrates on the images the verb reads; the saved model predicts as fitted."""
     npz = tmp_path / "f.npz"

@@ -21,6 +21,7 @@ from hybridtl.features import CNNFeatureExtractor
 from hybridtl.images import load_image_folder
 
 KILLS = int(os.environ.get("HYBRIDTL_KILLS", "6"))
+pytestmark = pytest.mark.slow  # real processes started and killed: `make test-slow`
 
 
 @pytest.fixture(scope="module")

@@ -93,11 +93,19 @@ def test_joblib_roundtrip_carries_the_weights(extractor, rgb_images, tmp_path, m
     assert "model_" not in pickle.loads(pickle.dumps(extractor)).__getstate__()
 
 
-def test_progress_bar_can_be_turned_on(extractor, rgb_images, capsys):
+def test_progress_bar_can_be_turned_on(extractor, rgb_images, capsys, monkeypatch):
+    """On a terminal: off by default, drawn with progress=True; outside one (a log), never drawn."""
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     extractor.transform(rgb_images)
     assert "img" not in capsys.readouterr().err
-    clone(extractor).set_params(progress=True, cache=None).fit().transform(rgb_images)
+    on = clone(extractor).set_params(progress=True, cache=None).fit()
+    on.transform(rgb_images)
     assert "features" in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    on.transform(rgb_images)
+    assert capsys.readouterr().err == ""
 
 
 def test_in_a_pipeline_from_files(tmp_path, rgb_images):

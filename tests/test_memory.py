@@ -3,11 +3,14 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 spec = importlib.util.spec_from_file_location("memory_bench", Path(__file__).parent.parent / "benchmarks" / "memory.py")
 memory_bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(memory_bench)
 
 
+@pytest.mark.slow
 def test_peak_memory_beyond_the_features_does_not_grow_with_n(tmp_path):
     small, large = 400, 1600
     table = memory_bench.measure([small, large], tmp_path, predict_chunk=256)  # predict: several chunks either way

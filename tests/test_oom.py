@@ -53,7 +53,7 @@ def test_fit_and_predict_back_off(small_digits, monkeypatch):
 
     monkeypatch.setattr(finetune, "run_epoch", run_epoch)
     clf = FineTuneClassifier(strategy="head", epochs=2, batch_size=32, image_size=32, device="cpu", progress=False,
-                             augment=False, random_state=0)
+                             augment=False, random_state=0, refit_full=False)
     with pytest.warns(RuntimeWarning, match="during fit: retrying with batch_size=16"):
         clf.fit(X, y)
     assert sizes == [32, 16, 8, 8] and len(clf.history_) == 2
