@@ -43,7 +43,10 @@ def check_installed(checkout):
     assert checkout not in where.parents, f"hybridtl was imported from the checkout: {where}"
     assert "site-packages" in where.parts, where
     assert hybridtl.__version__ == importlib.metadata.version("hybridtl")
-    step(f"hybridtl {hybridtl.__version__} from {where.parent}")
+    dist = importlib.metadata.distribution("hybridtl")
+    assert dist.metadata["License-Expression"] == "MIT", dist.metadata["License-Expression"]
+    assert any(f.name == "LICENSE" for f in dist.files), "the wheel carries no LICENSE"
+    step(f"hybridtl {hybridtl.__version__} from {where.parent}, MIT with its LICENSE")
 
 
 def check_every_module_imports():
