@@ -181,6 +181,16 @@ def test_fine_tuning_decodes_each_file_once_per_fit_and_not_again_on_the_same_fi
     assert set(counted_opens.values()) == {2}
 
 
+def test_lr_find_decodes_each_file_once_and_the_fit_after_it_none(tmp_path, counted_opens):
+    decoded_store().clear()
+    paths, labels, _ = _png_folder(tmp_path, 16, size=(96, 128))
+    clf = FineTuneClassifier(epochs=1, image_size=32, batch_size=8, device="cpu", progress=False, random_state=0)
+    frame, _ = clf.lr_find(paths, labels, num_iter=6)  # 6 batches of 8: each of the 16 files 3 times
+    assert len(frame) == 6 and sorted(counted_opens) == sorted(paths) and set(counted_opens.values()) == {1}
+    clf.fit(paths, labels)
+    assert set(counted_opens.values()) == {1}
+
+
 def test_decoded_copies_beyond_the_memory_bound_go_to_disk_and_train_the_same(tmp_path, monkeypatch):
     paths, labels, _ = _png_folder(tmp_path, 16, size=(96, 128))
     params = dict(epochs=2, image_size=32, batch_size=8, device="cpu", progress=False, random_state=0,

@@ -564,6 +564,8 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         classes, targets, images, seed, device = self._inputs(X, y)
         with seeded(seed, device):
             run = self._new_run(classes, targets, seed, device)
+            # files decoded once (and kept for a fit that follows), not again each time the batches cycle
+            images = decoded_once(images, run.preprocess, self.num_workers, self.progress)
             batches = cycle(lambda: images.train_batches(run.preprocess, targets, int(self.batch_size), device,
                                                          run.generator, augmentation(self.augment),
                                                          self.num_workers))
