@@ -351,7 +351,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
     # -- building -----------------------------------------------------------
 
     def _params(self):
-        """The parameters, ``lr`` and ``epochs`` resolved to the strategy's own where None."""
+        """The parameters, ``lr``, ``epochs`` and ``refit_full`` resolved to the strategy's own where None."""
         return with_strategy_defaults(self.get_params(deep=False))
 
     def _new_run(self, classes, targets, seed, device, start=None):
@@ -419,6 +419,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         self.preprocess_ = run.preprocess
         self.model_ = run.backbone.module
         self.weights_source_, self.weights_sha256_ = run.backbone.weights_source, run.backbone.weights_sha256
+        self.n_blocks_ = len(trainable_blocks(run.backbone))
         train_set, val_set = (decoded_once(part, run.preprocess, self.num_workers, self.progress)
                               for part in (train_set, val_set))
         cached = self._cached_epochs(run, train_set, val_set, val_targets, device, group is not None)
@@ -429,8 +430,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
     def _cached_epochs(self, run, train_set, val_set, val_targets, device, distributed):
         """The first epochs that train the new layer on features computed once, with those features; or None."""
         params, augment = self._params(), augmentation(self.augment)
-        self.n_blocks_ = n_blocks = len(trainable_blocks(run.backbone))
-        epochs = cached_epochs(params, strategy(params), n_blocks, augment, distributed)
+        epochs = cached_epochs(params, strategy(params), self.n_blocks_, augment, distributed)
         if not epochs:
             return None
         features = {"preprocess": run.preprocess, "device": device, "batch_size": int(self.batch_size),
