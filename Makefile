@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_SPEC)
-	$(PY) -m pip install --quiet -e '.[dev,docs,openvino,dask]'
+	$(PY) -m pip install --quiet -e '.[dev,docs,openvino,dask,onnx]'
 	touch $(STAMP)
 
 # The side-by-side benchmark of every recipe on the real digits (~8 min on 2 CPU cores), then the auto

@@ -5,8 +5,9 @@ built wheel (not editable), from a folder outside the checkout.
 
 Checks that the package comes from site-packages, not the checkout; that its version is the distribution's;
 that every module imports; that every command-line verb answers ``--help``; that the README's two quick starts
-run (at toy size: fewer images, 16 px, one epoch); and that ``hybridtl fit --recipe auto`` fits, saves and
-predicts within a few seconds' budget.
+run (at toy size: fewer images, 16 px, one epoch); that ``hybridtl fit --recipe auto`` fits, saves and
+predicts within a few seconds' budget; and that ``hybridtl export`` (the wheel's ``onnx`` extra) turns that
+model into an ONNX file onnxruntime runs.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ TOY = [
     (r"cv=3", "cv=2"),
     (r"epochs=8", "epochs=1"),
 ]
-VERBS = ["backbones", "download", "extract", "fit", "predict", "evaluate", "info", "bench"]
+VERBS = ["backbones", "download", "extract", "fit", "predict", "evaluate", "info", "bench", "export"]
 
 
 def step(name, started=[time.perf_counter()]):  # noqa: B006 - one clock for the whole run
@@ -95,6 +96,14 @@ def check_auto(cli, cwd):
     assert "winner" in out.lower(), out
     assert "auto" in run(cli, "info", "auto.hybridtl", cwd=cwd)
     step("fit --recipe auto (20 s budget), saved and described")
+    assert "wrote auto.onnx" in run(cli, "export", "auto.hybridtl", "auto.onnx", cwd=cwd)
+    code = ("import json, numpy as np, onnxruntime as ort\n"
+            "s = ort.InferenceSession('auto.onnx')\n"
+            "probs, label = s.run(None, {'pixels': np.zeros((2, 20, 30, 3), np.uint8)})\n"
+            "classes = json.loads(s.get_modelmeta().custom_metadata_map['classes'])\n"
+            "assert probs.shape == (2, len(classes)) and abs(probs.sum(1) - 1).max() < 1e-5, probs\n")
+    run(sys.executable, "-c", code, cwd=cwd)
+    step("the auto winner exported to ONNX (the onnx extra) and run by onnxruntime")
 
 
 def main(checkout):

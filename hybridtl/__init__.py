@@ -11,7 +11,8 @@ The sub-packages, each importing only those below it:
 * ``heads`` (scikit-learn heads on the features);
 * ``recipes``, ``serialization``;
 * ``auto`` (the best recipe within a time budget);
-* ``evaluation`` (predictions, interpretation, the benchmark);
+* ``evaluation`` (predictions, interpretation, the benchmark), ``export`` (one ONNX graph, pixels to
+  probabilities);
 * ``scaleout`` (dask);
 * ``cli``.
 
@@ -37,6 +38,7 @@ _LAZY = {
     "load_backbone": "backbones",
     "load_image_folder": "images",
     "make_hybrid_pipeline": "heads",
+    "export_onnx": "export",
     "save": "serialization",
     "load": "serialization",
 }

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 PACKAGES = ["images", "backbones", "features", "heads", "finetune", "callbacks", "evaluation", "serialization",
-            "recipes", "scaleout", "devices", "core"]
+            "recipes", "scaleout", "devices", "core", "export"]
 
 
 def _documented():

@@ -126,9 +126,15 @@ def test_setup_finds_every_package_and_the_recipes(monkeypatch):
 
 
 def test_the_top_level_holds_the_sub_packages_and_recipes_only():
-    entries = sorted(p.name for p in PACKAGE.iterdir() if p.name not in {"__init__.py", "__main__.py", "__pycache__"})
-    assert len(entries) <= 14, entries
+    """Every entry is a sub-package with its place in the import contract's layers, or recipes.py."""
+    import tomllib
+
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    layers = config["tool"]["importlinter"]["contracts"][0]["layers"]
+    layered = {name.strip().removeprefix("hybridtl.") for layer in layers for name in layer.split("|")}
+    entries = {p.name for p in PACKAGE.iterdir() if p.name not in {"__init__.py", "__main__.py", "__pycache__"}}
     assert all((PACKAGE / e).is_dir() for e in entries if e != "recipes.py"), entries
+    assert {e.removesuffix(".py") for e in entries} == layered
 
 
 def test_a_moved_module_imports_with_a_warning_naming_its_new_home():

@@ -11,6 +11,7 @@ from ._verbs import (
     cmd_bench,
     cmd_download,
     cmd_evaluate,
+    cmd_export,
     cmd_extract,
     cmd_fit,
     cmd_info,
@@ -185,6 +186,12 @@ def build_parser():
     p.add_argument("model", help="a model file written by 'hybridtl fit' or hybridtl.save")
     p.add_argument("--json", action="store_true", help="print the card as JSON")
     p.set_defaults(func=cmd_info)
+
+    p = verbs.add_parser("export", help="one ONNX graph from uint8 pixels to probabilities, preprocessing included, "
+                         "that runs with ONNX Runtime alone")
+    _model_args(p)
+    p.add_argument("out", metavar="OUT", help="the .onnx file to write (only once it agrees with the model)")
+    p.set_defaults(func=cmd_export)
 
     p = verbs.add_parser("evaluate", help="accuracy, macro-F1, classification report, confusion matrix")
     _model_args(p)

@@ -328,6 +328,22 @@ def cmd_info(args):
     print(_card_text(card))
 
 
+def cmd_export(args):
+    """Write a model file as one ONNX graph (pixels to probabilities), checked against the model first."""
+    check_writable(args.out, (".onnx",), what="OUT")
+    from ..export import export_onnx
+    from ..serialization import is_hybridtl_file, load_model, read_card
+
+    model = load_model(args.model, args.trust_pickle)
+    card = read_card(args.model) if is_hybridtl_file(args.model) else None
+    check = export_onnx(model, args.out, card=card)
+    size = Path(args.out).stat().st_size / 1e6
+    own = check["own_size_largest_difference"]
+    own = "" if own is None else f" ({own:.1g} at its own size)"
+    print(f"wrote {args.out} ({size:.1f} MB): uint8 pixels (N, H, W, 3) -> probabilities, label; on the check "
+          f"images its probabilities are within {check['largest_difference']:.1g} of the model's{own}")
+
+
 def _card_text(card):
     """The card as lines for people."""
     import pandas as pd

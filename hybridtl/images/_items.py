@@ -54,7 +54,10 @@ def to_pixels_chw(hwc):
 
 def dense_to_device(array, device):
     """A slice of a dense (n, h, w, c) array -> pixels (n, 3, h, w) on ``device`` (pinned copy to CUDA)."""
-    raw = torch.from_numpy(np.ascontiguousarray(array))
+    array = np.ascontiguousarray(array)
+    if not array.flags.writeable:  # np.asarray(PIL image) is read-only; torch warns on sharing it
+        array = array.copy()
+    raw = torch.from_numpy(array)
     if device.type == "cuda":
         raw = raw.pin_memory()
     return to_pixels_chw(raw.to(device, non_blocking=True))

@@ -1,0 +1,32 @@
+"""Run a model exported by `hybridtl export` with onnxruntime, numpy and Pillow only.
+
+    python run_onnx.py model.onnx photo.jpg [more photos ...]
+
+prints one JSON line per photo: its label and the probability of each class.
+"""
+import json
+import sys
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image, ImageOps
+
+
+def read(path, side):
+    """RGB pixels as hybridtl reads a file: a JPEG at its smallest scale still `side` or more, others box-reduced."""
+    with Image.open(path) as image:
+        if side:
+            image.draft(image.mode, (side, side))
+            factor = min(image.size) // (2 * side)
+            if factor >= 2 and image.mode in ("L", "LA", "RGB", "RGBA", "CMYK", "YCbCr"):
+                image = image.reduce(factor)
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+
+
+if __name__ == "__main__":
+    session = ort.InferenceSession(sys.argv[1])
+    meta = session.get_modelmeta().custom_metadata_map
+    classes, side = json.loads(meta["classes"]), int(meta["decode_side"])
+    for path in sys.argv[2:]:
+        probabilities, label = session.run(None, {"pixels": read(path, side)[None]})
+        print(json.dumps({"path": path, "label": classes[label[0]], "probabilities": probabilities[0].tolist()}))
