@@ -248,8 +248,14 @@ def test_the_preprocessing_graph_is_torchvisions_resize_crop_and_normalize(inter
         expected = p.normalize(p.resize_crop(p.working(pixels))[None]).numpy()
         got = session.run(None, {"pixels": image[None]})[0]
         assert got.shape == (1, 3, 64, 64)
-        # 8-bit: torch's integer arithmetic reproduced, the same pixels; float: within 0.01 of a level
-        assert np.abs(got - expected).max() <= (1e-6 if decode == "fast" else 0.01 / 255 / 0.224)
+        level = 1 / 255 / 0.224
+        off = np.abs(got - expected)
+        if decode == "exact":
+            assert off.max() <= 0.01 * level
+        elif min(h, w) <= 2 * p.resize_side:  # torch's integer arithmetic reproduced: the same pixels
+            assert off.max() <= 1e-6
+        else:  # reduced more than 2x: float32 sums beyond 2^24, a rare pixel one level off
+            assert off.max() <= level + 1e-6 and (off > level / 2).mean() < 1e-3
 
 
 def test_the_pixel_baselines_graph_is_pixelfeatures():
