@@ -1,5 +1,6 @@
 """ONNX export: every kind of model, run where torch, scikit-learn, xgboost, timm and hybridtl cannot be imported,
-agreeing with ``hybridtl predict`` on photos of their own sizes; the preprocessing graph against torchvision's;
+agreeing with ``hybridtl predict`` on photos of their own sizes (within 1e-4 at the model's own input size);
+the preprocessing graph against torchvision's;
 refusals that write nothing; the guide's examples (the 10-line runner, the HTTP service under 200 requests)."""
 
 import json
@@ -27,6 +28,7 @@ from hybridtl.auto import AutoClassifier
 from hybridtl.auto._ensemble import soft_vote
 from hybridtl.cli import main
 from hybridtl.export import ExportError, export_onnx, gray_pixels_graph, preprocessing_graph
+from hybridtl.export._kinds import preprocessings
 from hybridtl.finetune import FineTuneClassifier
 from hybridtl.images import Preprocess
 from hybridtl.recipes import load_recipe
@@ -87,7 +89,14 @@ def photo_folder(tmp_path_factory):
     Image.fromarray(skimage.data.astronaut()).convert("L").save(root / "astronaut_gray.jpg", quality=92)
     rgba = np.dstack([skimage.data.chelsea()[:200, :260], np.full((200, 260), 255, np.uint8)])
     Image.fromarray(rgba).save(root / "cat_rgba.png")
+    for name, (h, w) in zip(PHOTOS, OWN_SIZES):  # lossless, at the 32-px models' own size: nothing is resized
+        Image.fromarray(skimage.data.coffee()[100 : 100 + h, 200 : 200 + w] if name == "coffee"
+                        else PHOTOS[name]()[:h, :w]).save(root / f"{name}_own_size.png")
     return root
+
+
+# shorter side round(32 / 0.875) = 37: the size the 32-px models' preprocessing resizes to
+OWN_SIZES = [(37, 50), (52, 37), (37, 37)]
 
 
 def _finetuned(strategy, X, y, **params):
@@ -183,6 +192,9 @@ def test_every_kind_of_model_agrees_with_hybridtl_predict_without_torch_or_sklea
         assert same_label >= 0.98, (name, same_label)
         worst = np.abs(got - expected).max(1)
         assert worst.max() <= 0.02, (name, worst.max(), table["path"][worst.argmax()])
+        own = table["path"].str.endswith("_own_size.png").to_numpy()
+        if {p.resize_side for p in preprocessings(model)} == {37}:
+            assert own.sum() == 3 and worst[own].max() <= 1e-4, (name, worst[own])
     _mixed_sizes_agree_on_decoded_pixels(models[MIXED_SIZES], runs[MIXED_SIZES], photos, exported)
 
 
@@ -200,7 +212,7 @@ def _mixed_sizes_agree_on_decoded_pixels(model, run, photos, exported):
 def test_at_the_models_own_size_the_graph_gives_predict_proba_within_1e_4(models, exported):
     rng = np.random.default_rng(3)
     for name, model in models.items():
-        sides = {p.resize_side for p in hybridtl.export._kinds.preprocessings(model)}
+        sides = {p.resize_side for p in preprocessings(model)}
         if len(sides) > 1:
             continue  # an ensemble of two input sizes: no image is at both members' own size
         side = sides.pop()
