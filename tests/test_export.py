@@ -372,3 +372,29 @@ def test_the_http_example_answers_200_concurrent_requests_as_in_process_predicti
     for i, answer in answers.items():
         assert answer["label"] == labels[i % len(files)]
         assert np.abs(np.array(answer["probabilities"]) - expected[i % len(files)]).max() <= 1e-4
+
+
+@pytest.mark.parametrize("backbone, size", [("timm:convnext_atto", 32), ("timm:mobilenetv3_small_100", 32),
+                                            ("torchvision:mobilenet_v3_small", 32),
+                                            ("timm:vit_tiny_patch16_224", 224)])
+def test_networks_of_other_families_export_and_pass_the_check(backbone, size, tmp_path):
+    """Convolutional and attention networks from both registries (random weights: the graph is what counts)."""
+    X, y = _training_set(n_per_class=4)
+    model = _finetuned("full", X, y, backbone=backbone, weights=None, image_size=size, validation_fraction=None)
+    check = export_onnx(model, tmp_path / "model.onnx")
+    assert check["own_size_largest_difference"] <= 1e-4 and check["largest_difference"] <= 0.02
+    probs = _session(tmp_path / "model.onnx").run(["probabilities"], {"pixels": X[:2]})[0]
+    np.testing.assert_allclose(probs, model.predict_proba(X[:2]), atol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore:precision='int8'")  # 12 calibration images warn of a loss; not tested here
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_a_bf16_or_int8_extractor_exports_its_fp32_network_and_says_so(precision, tmp_path):
+    X, y = _training_set(n_per_class=4)
+    model = load_recipe("cnn_logreg").build(image_size=32, device="cpu", cache=None, precision=precision,
+                                            runtime="openvino").fit(X, y)
+    check = export_onnx(model, tmp_path / "model.onnx")
+    assert check["computed_in"] == [precision] and check["network_precision"] == "fp32"
+    assert model.steps[0][1].precision == precision  # switched to fp32 for the check only
+    meta = _session(tmp_path / "model.onnx").get_modelmeta().custom_metadata_map
+    assert json.loads(meta["export_check"])["computed_in"] == [precision]
