@@ -391,10 +391,11 @@ def test_networks_of_other_families_export_and_pass_the_check(backbone, size, tm
 @pytest.mark.parametrize("precision", ["bf16", "int8"])
 def test_a_bf16_or_int8_extractor_exports_its_fp32_network_and_says_so(precision, tmp_path):
     X, y = _training_set(n_per_class=4)
-    model = load_recipe("cnn_logreg").build(image_size=32, device="cpu", cache=None, precision=precision,
+    model = load_recipe("cnn_logreg").build(image_size=32, device="auto", cache=None, precision=precision,
                                             runtime="openvino").fit(X, y)
     check = export_onnx(model, tmp_path / "model.onnx")
     assert check["computed_in"] == [precision] and check["network_precision"] == "fp32"
-    assert model.steps[0][1].precision == precision  # switched to fp32 for the check only
+    # switched to fp32 on the CPU for the check only
+    assert model.steps[0][1].precision == precision and model.steps[0][1].device == "auto"
     meta = _session(tmp_path / "model.onnx").get_modelmeta().custom_metadata_map
     assert json.loads(meta["export_check"])["computed_in"] == [precision]

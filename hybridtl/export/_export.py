@@ -8,7 +8,7 @@ import json
 
 from ..core import atomic_path
 from ._assembly import GraphBuilder
-from ._kinds import add_model, fp32_graph_of, preprocessings
+from ._kinds import add_model, as_the_graph_computes, preprocessings
 
 __all__ = ["OWN_SIZE_TOLERANCE", "TOLERANCE", "ExportError", "check_images", "export_onnx", "onnx_graph"]
 
@@ -158,16 +158,6 @@ def _compare(model, graph_bytes, images):
     return _largest_difference(model, session, own), _largest_difference(model, session, other)
 
 
-def _at_fp32(model):
-    """The extractors computing in bf16 or int8, switched to fp32 for the comparison (the graph holds the
-    fp32 network); yields their earlier precisions to restore."""
-    parts = fp32_graph_of(model)
-    earlier = [part.precision for part in parts]
-    for part in parts:
-        part.precision = "fp32"
-    return parts, earlier
-
-
 def _metadata(model, card, check):
     import onnx
 
@@ -210,7 +200,8 @@ def export_onnx(model, path, images=None, card=None):
     path : str or Path
         The ``.onnx`` file; written atomically, only once the check passes.
     images : sequence of uint8 arrays (h, w, 3), optional
-        Images to compare the graph and ``predict_proba`` on, within
+        Images to compare the graph and ``predict_proba`` on (the model
+        computing as the graph does: in fp32, on the CPU), within
         :data:`TOLERANCE`. By default six generated ones: two whose shorter side
         is the one the preprocessing resizes to (within :data:`OWN_SIZE_TOLERANCE`:
         only the network and the head can differ there) and four of other sizes.
@@ -249,15 +240,11 @@ def export_onnx(model, path, images=None, card=None):
 
     graph = onnx_graph(model)
     graph_bytes = graph.SerializeToString()
-    parts, earlier = _at_fp32(model)
-    try:
+    with as_the_graph_computes(model) as precisions:  # fp32, on the CPU
         own, other = _compare(model, graph_bytes, images)
-    finally:
-        for part, precision in zip(parts, earlier):
-            part.precision = precision
     check = {"own_size_largest_difference": own, "largest_difference": other,
              "own_size_tolerance": OWN_SIZE_TOLERANCE, "tolerance": TOLERANCE,
-             "network_precision": "fp32", "computed_in": [p for p in earlier] or None}
+             "network_precision": "fp32", "computed_in": precisions or None}
     own_fails = own is not None and own > OWN_SIZE_TOLERANCE
     if own_fails or other > TOLERANCE:
         at = (f"{own:.2g} at the model's own size (tolerance {OWN_SIZE_TOLERANCE:g})" if own_fails

@@ -8,7 +8,9 @@ each member the same way and averages them.
 
 from __future__ import annotations
 
-__all__ = ["add_model", "fp32_graph_of", "preprocessings"]
+import contextlib
+
+__all__ = ["add_model", "as_the_graph_computes", "preprocessings"]
 
 _BUILDERS = {}
 
@@ -163,8 +165,25 @@ def preprocessings(model):
     return found
 
 
-def fp32_graph_of(model):
-    """Extractors inside ``model`` that compute in bf16 or int8 (the graph holds their fp32 network)."""
+@contextlib.contextmanager
+def as_the_graph_computes(model):
+    """Within the block, ``model``'s parts compute as the graph does: fp32 (bf16 and int8 extractors switched),
+    on the CPU (no float16 autocast on a GPU). Yields the precisions the extractors compute in otherwise; their
+    parameters are restored on leaving."""
     from ..features import CNNFeatureExtractor
+    from ..finetune import FineTuneClassifier
 
-    return [part for part in _parts(model) if isinstance(part, CNNFeatureExtractor) and part.precision != "fp32"]
+    parts = [part for part in _parts(model) if isinstance(part, (CNNFeatureExtractor, FineTuneClassifier))]
+    earlier = [dict(part.__dict__) for part in parts]
+    precisions = [p.precision for p in parts if isinstance(p, CNNFeatureExtractor) and p.precision != "fp32"]
+    try:
+        for part in parts:
+            part.device = "cpu"
+            if isinstance(part, CNNFeatureExtractor):
+                part.precision = "fp32"
+        yield precisions
+    finally:
+        for part, state in zip(parts, earlier):
+            part.device = state["device"]
+            if "precision" in state:
+                part.precision = state["precision"]
