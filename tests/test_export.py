@@ -68,7 +68,7 @@ def _training_set(n_per_class=10, side=72, seed=0):
 @pytest.fixture(scope="module")
 def photo_folder(tmp_path_factory):
     """Real photos at their own sizes as users have them: JPEG crops of many sizes, a whole JPEG turned by EXIF,
-    PNG, gray, palette and RGBA files (no two files of one class share a size)."""
+    PNG, gray, palette, RGBA and 16-bit files."""
     root = tmp_path_factory.mktemp("photos")
     rng = np.random.default_rng(1)
     sizes = [(97, 131), (150, 200), (240, 180), (333, 250), (128, 128), (300, 400)]
@@ -89,6 +89,8 @@ def photo_folder(tmp_path_factory):
     Image.fromarray(skimage.data.astronaut()).convert("L").save(root / "astronaut_gray.jpg", quality=92)
     rgba = np.dstack([skimage.data.chelsea()[:200, :260], np.full((200, 260), 255, np.uint8)])
     Image.fromarray(rgba).save(root / "cat_rgba.png")
+    deep = (skimage.data.coffee()[:300, :360].mean(2) * 257).astype(np.uint16)  # a 16-bit gray PNG
+    Image.fromarray(deep).save(root / "coffee_16bit.png")
     for name, (h, w) in zip(PHOTOS, OWN_SIZES):  # lossless, at the 32-px models' own size: nothing is resized
         Image.fromarray(skimage.data.coffee()[100 : 100 + h, 200 : 200 + w] if name == "coffee"
                         else PHOTOS[name]()[:h, :w]).save(root / f"{name}_own_size.png")
@@ -207,6 +209,24 @@ def _mixed_sizes_agree_on_decoded_pixels(model, run, photos, exported):
     got = np.stack([run[photo.name][1] for photo in photos])
     assert np.mean(expected.argmax(1) == got.argmax(1)) >= 0.98
     assert np.abs(got - expected).max() <= 0.02
+
+
+def test_the_ten_line_example_runs_without_torch_or_sklearn(models, exported, photo_folder):
+    photo = photo_folder / "cat_rotated.jpg"
+    code = BLOCK + "import runpy\nsys.argv = sys.argv[1:]\nrunpy.run_path(sys.argv[0], run_name='__main__')"
+    args = [sys.executable, "-c", code, str(EXAMPLES / "predict_one.py"), str(exported / "finetune_full.onnx"),
+            str(photo)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    label, probabilities = out.stdout.split(" ", 1)
+    model = models["finetune_full"]
+    # it decodes every pixel: the model's own answer on those pixels (printed to 3 decimals) ...
+    from PIL import ImageOps
+
+    pixels = np.array(ImageOps.exif_transpose(Image.open(photo)).convert("RGB"))
+    assert np.abs(np.array(json.loads(probabilities)) - model.predict_proba(pixels[None])[0]).max() <= 5e-4
+    # ... and the class hybridtl predict gives the file (decoded small: probabilities a few hundredths apart)
+    assert label == str(model.predict([str(photo)])[0])
 
 
 def test_at_the_models_own_size_the_graph_gives_predict_proba_within_1e_4(models, exported):

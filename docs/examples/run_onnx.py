@@ -18,9 +18,12 @@ def read(path, side):
         if side:
             image.draft(image.mode, (side, side))
             factor = min(image.size) // (2 * side)
-            if factor >= 2 and image.mode in ("L", "LA", "RGB", "RGBA", "CMYK", "YCbCr"):
+            if factor >= 2 and image.mode in ("L", "LA", "RGB", "RGBA", "CMYK", "YCbCr", "I", "F"):
                 image = image.reduce(factor)
-        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+        image = ImageOps.exif_transpose(image)
+        if image.mode.startswith("I"):  # 16-bit: scaled by 65535 as hybridtl does, then to 8 bits
+            return np.repeat(np.round(np.asarray(image, np.float64) / 257).astype(np.uint8)[..., None], 3, -1)
+        return np.asarray(image.convert("RGB"))
 
 
 if __name__ == "__main__":
