@@ -26,9 +26,10 @@ def _builds(*type_names):
     return register
 
 
-def _builder_for(model):
-    for kind in type(model).__mro__:
-        builder = _BUILDERS.get(f"{kind.__module__.split('._')[0]}:{kind.__qualname__}")
+def _lookup(registry, obj):
+    """The entry of ``registry`` for the nearest class of ``obj``'s hierarchy that has one, or None."""
+    for kind in type(obj).__mro__:
+        builder = registry.get(f"{kind.__module__.split('._')[0]}:{kind.__qualname__}")
         if builder is not None:
             return builder
     return None
@@ -42,7 +43,7 @@ def _unexportable(model, why=None):
 
 def add_model(model, g, pixels):
     """Add ``model``'s pieces to ``g``, reading uint8 ``pixels``; returns the name of its probabilities."""
-    builder = _builder_for(model)
+    builder = _lookup(_BUILDERS, model)
     if builder is None:
         _unexportable(model)
     return builder(model, g, pixels)
@@ -83,14 +84,6 @@ def _pixel_preprocess(step):
 _FEATURES = {"hybridtl.features:CNNFeatureExtractor": _cnn_features, "hybridtl.features:PixelFeatures": _pixel_features}
 
 
-def _features_builder(step):
-    for kind in type(step).__mro__:
-        builder = _FEATURES.get(f"{kind.__module__.split('._')[0]}:{kind.__qualname__}")
-        if builder is not None:
-            return builder
-    return None
-
-
 @_builds("sklearn.pipeline:Pipeline")
 def _pipeline(model, g, pixels):
     from ._heads import head_graph
@@ -98,7 +91,7 @@ def _pipeline(model, g, pixels):
     (_, first), rest = model.steps[0], model.steps[1:]
     if not rest:
         return add_model(first, g, pixels)
-    features = _features_builder(first)
+    features = _lookup(_FEATURES, first)
     if features is None:
         _unexportable(model, f"its first step {type(first).__name__} does not read images (exportable first "
                              "steps: CNNFeatureExtractor, PixelFeatures)")
