@@ -419,3 +419,36 @@ def test_a_bf16_or_int8_extractor_exports_its_fp32_network_and_says_so(precision
     assert model.steps[0][1].precision == precision and model.steps[0][1].device == "auto"
     meta = _session(tmp_path / "model.onnx").get_modelmeta().custom_metadata_map
     assert json.loads(meta["export_check"])["computed_in"] == [precision]
+
+
+@pytest.mark.filterwarnings("ignore:hybridtl.pixels is deprecated")  # the old file names the module it moved from
+@pytest.mark.parametrize("name", ["finetune_v0", "pixels_logreg_v0"])
+def test_model_files_of_earlier_versions_export(name, tmp_path, capsys):
+    """Files written before decode and the model card existed: exported as they predict (every pixel decoded)."""
+    source = Path(__file__).parent / "data" / f"{name}.hybridtl"
+    assert main(["export", str(source), str(tmp_path / "old.onnx")]) == 0
+    meta = _session(tmp_path / "old.onnx").get_modelmeta().custom_metadata_map
+    assert meta["decode_side"] == "0" and json.loads(meta["classes"]) == ["0", "1", "2"]
+    assert json.loads(meta["model_card"])["model"].startswith(("hybridtl.finetune", "sklearn.pipeline"))
+
+
+def test_a_grid_search_exports_its_refitted_best_estimator(tmp_path):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = _training_set(n_per_class=6)
+    recipe = load_recipe("pixels_logreg")
+    search = GridSearchCV(recipe.build(), recipe.grid, cv=2).fit(X, y)
+    export_onnx(search, tmp_path / "search.onnx")
+    probs = _session(tmp_path / "search.onnx").run(["probabilities"], {"pixels": X})[0]
+    np.testing.assert_allclose(probs, search.predict_proba(X), atol=1e-5)
+
+
+def test_without_the_converters_the_command_line_names_the_extra(models, exported, tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "skl2onnx" else real(name, *a))
+    assert main(["export", str(exported / "cnn_logreg.hybridtl"), str(tmp_path / "m.onnx")]) == 2
+    assert capsys.readouterr().err == ("hybridtl export: error: exporting to ONNX needs skl2onnx: "
+                                       "pip install 'hybridtl[onnx]'\n")
+    assert not (tmp_path / "m.onnx").exists()
