@@ -7,7 +7,8 @@ the contenders interleaved round by round, best of ``--repeats`` rounds:
 
 - ``predict_proba`` of the loaded model (what ``hybridtl predict`` runs per chunk), on uint8 arrays;
 - the ONNX file in ONNX Runtime (CPU provider), preprocessing included;
-- the ONNX file read by OpenVINO (``Core.read_model``), compiled for the CPU.
+- the ONNX file read by OpenVINO (``Core.read_model``), compiled for the CPU in f32 (its default on a
+  CPU with bfloat16 units, as here, is bf16).
 
 Inputs are 480x360 photos as uint8 arrays (one size: the graph takes one size per call).
 
@@ -60,7 +61,9 @@ def contenders(model, onnx_path):
         "ONNX Runtime": lambda X: session.run(["probabilities"], {"pixels": X})[0],
     }
     try:
-        compiled = ov.Core().compile_model(ov.Core().read_model(str(onnx_path)), "CPU")
+        # f32 asked for: on a CPU with bfloat16 units OpenVINO otherwise computes in bf16 (features 0.09 apart)
+        compiled = ov.Core().compile_model(ov.Core().read_model(str(onnx_path)), "CPU",
+                                           {"INFERENCE_PRECISION_HINT": "f32"})
     except RuntimeError as exc:  # its ONNX reader converts no ai.onnx.ml operator (scikit-learn heads)
         unconverted = [line for line in str(exc).splitlines() if "No conversion rule" in line]
         print(f"OpenVINO cannot read {onnx_path.name}: {(unconverted or ['?'])[0].strip('- ')}")
