@@ -32,7 +32,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-# The test suite without the slow end-to-end checks (about 6.5 min on 2 CPU cores); test-slow runs those
+# The test suite without the slow end-to-end checks (about 7 min on 2 CPU cores); test-slow runs those
 # (about 3 min), test-all both. .ci/run runs test and test-slow.
 test: lint
 	$(PY) -m pytest -m "not slow"
