@@ -167,7 +167,7 @@ def as_the_graph_computes(model):
     from ..finetune import FineTuneClassifier
 
     parts = [part for part in _parts(model) if isinstance(part, (CNNFeatureExtractor, FineTuneClassifier))]
-    earlier = [dict(part.__dict__) for part in parts]
+    earlier = [part.get_params(deep=False) for part in parts]
     precisions = [p.precision for p in parts if isinstance(p, CNNFeatureExtractor) and p.precision != "fp32"]
     try:
         for part in parts:
@@ -176,7 +176,7 @@ def as_the_graph_computes(model):
                 part.precision = "fp32"
         yield precisions
     finally:
-        for part, state in zip(parts, earlier):
-            part.device = state["device"]
-            if "precision" in state:
-                part.precision = state["precision"]
+        for part, params in zip(parts, earlier):
+            part.device = params["device"]
+            if isinstance(part, CNNFeatureExtractor):
+                part.precision = params["precision"]
