@@ -16,7 +16,7 @@ import torch
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from hybridtl.devices._runtimes import _onnx_export
+from hybridtl.devices import onnx_export
 from hybridtl.features import CNNFeatureExtractor
 from hybridtl.images import as_image_set, load_digits_images
 
@@ -43,7 +43,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         source, prepared = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, "prepared.onnx")
         with open(source, "wb") as f:
-            f.write(_onnx_export(ext.model_, 64))
+            f.write(onnx_export(ext.model_, 64))
         quant_pre_process(source, prepared)
         fp32 = features(source)
         variants = {

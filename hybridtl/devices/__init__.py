@@ -13,6 +13,10 @@ from ._runtimes import (
     runtime_summary,
 )
 
+# isort: split
+# Shared with hybridtl's other packages; not part of the documented API.
+from ._runtimes import onnx_export as onnx_export
+
 RuntimeFallbackWarning.__module__ = __name__  # its public home, as tracebacks name it
 
 __all__ = [

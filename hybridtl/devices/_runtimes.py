@@ -210,12 +210,19 @@ def _openvino_runner(model, size, precision="fp32", calibration=None):
     return run
 
 
-def _onnx_export(model, size):
+def onnx_export(model, size, input_name="images", output_name="features", opset=17):
+    """``model`` on float32 (N, 3, size, size), N free, as the bytes of an ONNX graph.
+
+    torch's TorchScript exporter (the dynamo one needs ``onnxscript``); its
+    deprecation and tracing notices are silenced. The ONNX Runtime runner and
+    :func:`hybridtl.export.export_onnx` both export networks through it.
+    """
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, torch.zeros(1, 3, size, size), buffer, dynamo=False, input_names=["images"],
-                          output_names=["features"], dynamic_axes={"images": {0: "n"}}, opset_version=17)
+        torch.onnx.export(model, torch.zeros(1, 3, size, size), buffer, dynamo=False, input_names=[input_name],
+                          output_names=[output_name], dynamic_axes={input_name: {0: "n"}, output_name: {0: "n"}},
+                          opset_version=opset)
     return buffer.getvalue()
 
 
@@ -224,7 +231,7 @@ def _onnxruntime_runner(model, size, precision="fp32", calibration=None):
         raise ValueError(f"ONNX Runtime runs these models in fp32 only, not {precision}")
     import onnxruntime
 
-    graph = _onnx_export(model, size)
+    graph = onnx_export(model, size)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()  # bounded like PyTorch's (OMP_NUM_THREADS)
     options.log_severity_level = 3  # errors only: its warnings about unused initializers are the exporter's

@@ -1,11 +1,9 @@
-"""A torch network as an ONNX graph, through ``torch.onnx.export`` (its TorchScript exporter: the dynamo one
-needs ``onnxscript``, which hybridtl does not depend on)."""
+"""A torch network as an ONNX graph, through :func:`hybridtl.devices.onnx_export` (torch's TorchScript exporter,
+as the ONNX Runtime runner uses it)."""
 
 from __future__ import annotations
 
 import copy
-import io
-import warnings
 
 from ._preprocessing import OPSET
 
@@ -57,19 +55,15 @@ def network_graph(module, size, input_name="images", output_name="features", sof
         The exporter failed (an operator ONNX has no equivalent for, Python control flow): its reason.
     """
     import onnx
-    import torch
+
+    from ..devices import onnx_export
 
     net = copy.deepcopy(module).float().cpu().eval()
     if softmax:
         net = _probabilities_module(net, tta).eval()
-    buffer = io.BytesIO()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracing notices
-            torch.onnx.export(net, torch.zeros(1, 3, size, size), buffer, dynamo=False, input_names=[input_name],
-                              output_names=[output_name], dynamic_axes={input_name: {0: "n"}, output_name: {0: "n"}},
-                              opset_version=OPSET)
+        graph = onnx_export(net, size, input_name, output_name, opset=OPSET)
     except Exception as exc:  # the exporter raises many kinds (UnsupportedOperatorError, RuntimeError, ...)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"torch.onnx.export cannot export the {type(module).__name__} network: {reason}") from None
-    return onnx.load_from_string(buffer.getvalue())
+    return onnx.load_from_string(graph)

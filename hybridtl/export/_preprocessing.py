@@ -30,7 +30,7 @@ import numpy as np
 
 __all__ = ["gray_pixels_graph", "preprocessing_graph"]
 
-OPSET = 18  # Resize's antialias attribute arrived in opset 18
+OPSET = 18  # the networks, heads and preprocessing share it (ScatterElements' reduction needs 16)
 PIXELS = "pixels"
 _MODES = {"bicubic": "cubic", "bilinear": "linear"}  # torchvision's interpolation -> the filter
 
