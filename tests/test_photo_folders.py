@@ -18,7 +18,7 @@ from hybridtl.cli import main
 from hybridtl.core import InvalidParameterError
 from hybridtl.features import CNNFeatureExtractor
 from hybridtl.finetune import FineTuneClassifier
-from hybridtl.images import Preprocess, decoded_store, list_images, read_image
+from hybridtl.images import Preprocess, SkippedImagesWarning, decoded_store, list_images, read_image
 
 spec = importlib.util.spec_from_file_location("photo_bench",
                                               Path(__file__).parent.parent / "benchmarks" / "photo_folder.py")
@@ -179,6 +179,23 @@ def test_fine_tuning_decodes_each_file_once_per_fit_and_not_again_on_the_same_fi
     assert set(counted_opens.values()) == {1}
     clf.predict_proba(paths)  # a single pass reads the files themselves
     assert set(counted_opens.values()) == {2}
+
+
+def test_skipping_unreadable_files_decodes_each_file_once_and_trains_as_without_them(tmp_path, counted_opens):
+    decoded_store().clear()
+    paths, labels, _ = _png_folder(tmp_path, 16, size=(96, 128))
+    broken = tmp_path / "a" / "broken.jpg"
+    broken.write_bytes(Path(paths[0]).read_bytes()[:200])  # a PNG's first 200 bytes: truncated
+    missing = str(tmp_path / "b" / "gone.png")
+    given, given_labels = paths[:5] + [str(broken)] + paths[5:] + [missing], [*labels[:5], "a", *labels[5:], "b"]
+    params = dict(epochs=2, image_size=32, batch_size=8, device="cpu", progress=False, random_state=0,
+                  strategy="full", validation_fraction=None)
+    with pytest.warns(SkippedImagesWarning, match="skipped 2 of 18 training images.*broken.jpg.*gone.png"):
+        skipping = FineTuneClassifier(on_error="skip", **params).fit(given, given_labels)
+    assert sorted(counted_opens) == sorted(given) and set(counted_opens.values()) == {1}  # probe = decode
+    decoded_store().clear()
+    plain = FineTuneClassifier(**params).fit(paths, labels)
+    np.testing.assert_allclose(skipping.predict_proba(paths), plain.predict_proba(paths), atol=1e-6)
 
 
 def test_lr_find_decodes_each_file_once_and_the_fit_after_it_none(tmp_path, counted_opens):

@@ -8,7 +8,12 @@ from ._weights import WeightsNotAvailableError
 
 # isort: split
 # Shared with hybridtl's other packages; not part of the documented API.
-from ._registry import FAMILIES as FAMILIES, download_name as download_name, resolve as resolve
+from ._registry import (
+    FAMILIES as FAMILIES,
+    backbone_config as backbone_config,
+    download_name as download_name,
+    resolve as resolve,
+)
 from ._trunk import FeatureTrunk as FeatureTrunk, GlobalPool as GlobalPool, frozen_trunk as frozen_trunk
 
 for _public in (Backbone, BackboneConfig, FeatureTrunk, GlobalPool):

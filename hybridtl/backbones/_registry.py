@@ -19,6 +19,7 @@ or ``None`` for random initialisation.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from ._weights import (
     torchvision_weights_enum,
 )
 
-__all__ = ["FAMILIES", "download_name", "list_backbones", "load_backbone", "resolve"]
+__all__ = ["FAMILIES", "backbone_config", "download_name", "list_backbones", "load_backbone", "resolve"]
 
 # The embedded backbones: name -> (timm architecture, package module, class holding the weights file)
 EMBEDDED = {
@@ -275,6 +276,21 @@ def load_backbone(name="efficientnet_lite0", weights="imagenet") -> Backbone:
     else:
         source = cached or "random"
     return Backbone(module.eval(), config, family, source, "" if source == "random" else file_sha256(source))
+
+
+@functools.lru_cache(maxsize=16)
+def backbone_config(name):
+    """The :class:`BackboneConfig` of ``name`` (its weights' preprocessing, its feature width), read from a
+    network built with random weights: no weights file is read. Frozen, so shared.
+
+    Examples
+    --------
+    >>> backbone_config("efficientnet_lite0").interpolation
+    'bicubic'
+    """
+    family, arch = resolve(name)
+    entry = FAMILIES[family]
+    return entry.config(name, arch, entry.build(arch, None))
 
 
 def _weights_file(weights, name):

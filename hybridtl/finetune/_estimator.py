@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
-from ..backbones import trainable_blocks
+from ..backbones import backbone_config, trainable_blocks
 from ..callbacks import (
     CallbackList,
     LRScheduler,
@@ -38,7 +38,17 @@ from ..core import (
     validate_params,
 )
 from ..devices import resolve_device, retry_halving, use_amp
-from ..images import as_image_set, decoded_once, probe_side, readable_part, rows_for_readable, warn_skipped
+from ..images import (
+    ImageList,
+    Preprocess,
+    as_image_set,
+    decoded_once,
+    decoded_readable_part,
+    probe_side,
+    readable_part,
+    rows_for_readable,
+    warn_skipped,
+)
 from ._cached import CachedEpochs, bottleneck_features, cached_epochs
 from ._distributed import DistributedTrainer, current_process_group, is_main_process
 from ._lr_finder import cycle, lr_range_test
@@ -329,12 +339,21 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
         images = as_image_set(X, self.on_error)
         if len(targets) != len(images):
             raise ValueError(f"X has {len(images)} images but y has {len(targets)} labels; they must match")
-        good, bad = readable_part(images, self.on_error, self.num_workers, probe_side(self.decode))
+        if self.on_error == "skip" and isinstance(images, ImageList) and images.n_files():
+            # the decoding that fit keeps (decoded_once) is the probe too: no file is decoded twice
+            good, bad, images = decoded_readable_part(images, self._preprocess(), self.num_workers, self.progress)
+        else:
+            good, bad = readable_part(images, self.on_error, self.num_workers, probe_side(self.decode))
         if bad:
             warn_skipped(bad, len(images), "training images")
             images, targets = images.subset(good), targets[good]
             classes, targets = encode_labels(classes[targets], type(self).__name__)
         return classes, targets, images, seed_from(self.random_state), resolve_device(self.device)
+
+    def _preprocess(self):
+        """The preprocessing a run will be built with (:func:`new_run`'s), known before its network is."""
+        params = self._params()
+        return Preprocess.from_config(backbone_config(params["backbone"]), params["image_size"], params["decode"])
 
     def _split(self, targets, seed):
         index = np.arange(len(targets))

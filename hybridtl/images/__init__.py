@@ -22,6 +22,7 @@ from ._decoded import decoded_once as decoded_once, decoded_store as decoded_sto
 from ._decoding import as_float as as_float, decode_pil as decode_pil, open_pixels as open_pixels
 from ._folders import class_folders as class_folders, is_hidden as is_hidden
 from ._readable import (
+    decoded_readable_part as decoded_readable_part,
     display_image as display_image,
     probe_side as probe_side,
     readable_part as readable_part,

@@ -33,7 +33,7 @@ from ..core import progress_bar
 from ._sets import ImageList
 from ._workers import each_item
 
-__all__ = ["MEMORY_BYTES", "DecodedStore", "decoded_once", "decoded_store"]
+__all__ = ["MEMORY_BYTES", "DecodedStore", "decoded_once", "decoded_or_unreadable", "decoded_store"]
 
 # Decoded pixels kept in memory per process (HYBRIDTL_DECODED_MEMORY_MB overrides); the rest go to disk.
 MEMORY_BYTES = int(float(os.environ.get("HYBRIDTL_DECODED_MEMORY_MB", 1024)) * 2**20)
@@ -136,6 +136,16 @@ class _Decode(torch.utils.data.Dataset):
         return self.preprocess.resize(pixels).permute(1, 2, 0).numpy()
 
 
+class _DecodeOrSay(_Decode):
+    """As :class:`_Decode`, but an unreadable file gives its message (a ``str``) instead of raising."""
+
+    def __getitem__(self, index):
+        try:
+            return super().__getitem__(index)
+        except (ValueError, TypeError) as exc:  # ImageReadError and the item checks' errors
+            return str(exc)
+
+
 def decoded_once(images, preprocess, num_workers="auto", progress=False, store=None):
     """``images`` with every file replaced by its decoded, resized pixels from the store (decoded when missing).
 
@@ -156,18 +166,40 @@ def decoded_once(images, preprocess, num_workers="auto", progress=False, store=N
     -------
     DenseImages or ImageList
     """
+    return _decoded(images, preprocess, num_workers, progress, store, _Decode)[0]
+
+
+def decoded_or_unreadable(images, preprocess, num_workers="auto", progress=False, store=None):
+    """:func:`decoded_once` that notes unreadable files instead of raising: each file is decoded once, whether
+    it is kept or found unreadable (``on_error="skip"`` needs no separate probe).
+
+    Returns
+    -------
+    images : DenseImages or ImageList
+        As :func:`decoded_once` gives them; an unreadable file is left as its path.
+    unreadable : list of (int, object, str)
+        Index in ``images``, item and message of each file that could not be read.
+    """
+    return _decoded(images, preprocess, num_workers, progress, store, _DecodeOrSay)
+
+
+def _decoded(images, preprocess, num_workers, progress, store, dataset):
     if not isinstance(images, ImageList):
-        return images
+        return images, []
     store = _STORE if store is None else store
     keys = [_file_key(item, preprocess) for item in images.items]
     missing = [i for i, key in enumerate(keys) if key is not None and key not in store]
     if not missing and not any(keys):
-        return images
+        return images, []
+    unreadable = []
     if missing:
-        decoded = each_item(_Decode(images.subset(missing), preprocess), num_workers, len(missing))
+        decoded = each_item(dataset(images.subset(missing), preprocess), num_workers, len(missing))
         with progress_bar(total=len(missing), progress=progress, unit="img", desc="decoding") as bar:
             for i, pixels in zip(missing, decoded):
-                store.put(keys[i], pixels)
+                if isinstance(pixels, str):
+                    unreadable.append((i, images.items[i], pixels))
+                else:
+                    store.put(keys[i], pixels)
                 bar.update(1)
-    items = [item if key is None else store.get(key) for item, key in zip(images.items, keys)]
-    return ImageList(items, images.positions)
+    items = [store.get(key) if key is not None and key in store else item for item, key in zip(images.items, keys)]
+    return ImageList(items, images.positions), unreadable

@@ -8,13 +8,14 @@ import numpy as np
 import torch
 
 from ..core import MIN_IMAGE_SIZE, ON_ERROR, Options, check_param
+from ._decoded import decoded_or_unreadable
 from ._decoding import as_float
 from ._items import load_item
 from ._sets import ImageList, as_image_set
 from ._workers import each_item
 
-__all__ = ["SkippedImagesWarning", "display_image", "find_unreadable", "probe_side", "readable_part",
-           "rows_for_readable", "warn_skipped"]
+__all__ = ["SkippedImagesWarning", "decoded_readable_part", "display_image", "find_unreadable", "probe_side",
+           "readable_part", "rows_for_readable", "warn_skipped"]
 
 
 class SkippedImagesWarning(UserWarning):
@@ -108,6 +109,21 @@ def readable_part(images, on_error, num_workers=0, min_side=None):
         return everything, []
     bad = find_unreadable(images, num_workers, min_side)
     return np.setdiff1d(everything, [i for i, _, _ in bad]), bad
+
+
+def decoded_readable_part(images, preprocess, num_workers="auto", progress=False):
+    """:func:`readable_part` with ``on_error="skip"`` for a fit that keeps its files decoded anyway
+    (:func:`hybridtl.images.decoded_once`): each file is decoded once, into the store, and that one decoding
+    is also its readability probe; ``(positions that read, unreadable list, the image set decoded)``."""
+    decoded, bad = decoded_or_unreadable(images, preprocess, num_workers, progress)
+    if isinstance(decoded, ImageList):  # missing files and PIL images are not decoded into the store
+        done = {i for i, _, _ in bad}
+        rest = [i for i, item in enumerate(decoded.items)
+                if i not in done and not isinstance(item, (np.ndarray, torch.Tensor))]
+        if rest:
+            found = find_unreadable(decoded.subset(rest), num_workers, preprocess.min_side)
+            bad = sorted(bad + [(rest[i], item, message) for i, item, message in found], key=lambda row: row[0])
+    return np.setdiff1d(np.arange(len(images)), [i for i, _, _ in bad]), bad, decoded
 
 
 def rows_for_readable(images, on_error, num_workers, width, compute, dtype, min_side=None):
