@@ -77,8 +77,11 @@ def _scaled(array, mode, where):
 
 
 def as_float(pixels):
-    """Pixels (uint8 0-255 or float 0-1) -> float32 in [0, 1], any leading dimensions."""
-    return pixels.float().div_(255.0) if pixels.dtype == torch.uint8 else pixels.float()
+    """Pixels (uint8 0-255 or float 0-1) -> float32 in [0, 1], any leading dimensions, in the standard
+    (contiguous) layout: torch's float antialiased resize runs 1.5x slower on a channels-last view."""
+    if pixels.dtype == torch.uint8:
+        return pixels.to(torch.float32, memory_format=torch.contiguous_format).div_(255.0)
+    return pixels.to(torch.float32, memory_format=torch.contiguous_format)
 
 
 def decode_pil(image, where="image"):
@@ -96,7 +99,9 @@ def decode_pil(image, where="image"):
     image = ImageOps.exif_transpose(image)
     if image.mode in _EIGHT_BIT:
         array = np.array(image.convert("RGB"), dtype=np.uint8)  # a writable copy torch may own
-        return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+        # a channels-last view, not a copy: torch's uint8 antialiased resize reads it 1.9x faster than the
+        # planar copy (0.17 against 0.32 ms for a 448x336 photo, plus 0.12 ms for the copy), same pixels out
+        return torch.from_numpy(array).permute(2, 0, 1)
     if image.mode in _SIXTEEN_BIT + ("I", "F"):
         gray = torch.from_numpy(_scaled(np.asarray(image), image.mode, where))
         return gray.expand(3, *gray.shape).contiguous()
