@@ -46,7 +46,8 @@ class _ItemDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index):
         position = index if self.positions is None else self.positions[index]  # as the user numbered it
-        image = self.transform(self.preprocess.load(self.items[index], position))
+        # contiguous here, in the decoding thread or worker, not in the caller's stack of the batch
+        image = self.transform(self.preprocess.load(self.items[index], position)).contiguous()
         return image if self.targets is None else (image, self.targets[index])
 
 
