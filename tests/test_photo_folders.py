@@ -4,6 +4,7 @@ per fit, HEIC/AVIF, bounded memory. The small version of benchmarks/photo_folder
 import importlib.util
 import os
 import pickle
+import time
 from pathlib import Path
 
 import numpy as np
@@ -196,6 +197,31 @@ def test_skipping_unreadable_files_decodes_each_file_once_and_trains_as_without_
     decoded_store().clear()
     plain = FineTuneClassifier(**params).fit(paths, labels)
     np.testing.assert_allclose(skipping.predict_proba(paths), plain.predict_proba(paths), atol=1e-6)
+
+
+def test_auto_halving_decodes_each_file_once_for_every_contender_and_rung(tmp_path, counted_opens):
+    from hybridtl.auto._halving import Halving
+    from hybridtl.auto._leaderboard import Leaderboard
+    from hybridtl.auto._splits import Folds
+
+    decoded_store().clear()
+    paths, labels, _ = _png_folder(tmp_path, 24, size=(96, 128))
+    labels = np.asarray(labels)
+    folds = Folds(labels, cv=5, seed=0)
+    names = ["full", "two_stage"]
+    contenders = {name: FineTuneClassifier(strategy=name, image_size=32, batch_size=8, device="cpu", progress=False,
+                                           random_state=0, head_epochs=1) for name in names}
+    board = Leaderboard(names, dict.fromkeys(names, "finetune"))
+    halving = Halving(contenders, np.asarray(paths, dtype=object), labels, folds, "accuracy", np.unique(labels),
+                      board, lambda name: None)
+    results = halving.run(epochs=2, deadline=time.monotonic() + 300)
+    # rungs of 1 and 2 epochs: three fits, three predictions of the held-out fold; each file read once
+    assert sorted(result.epochs for result in results.values()) == [1, 2]
+    assert sorted(counted_opens) == sorted(paths) and set(counted_opens.values()) == {1}
+    held_out = [paths[i] for i in folds.holdout]
+    decoded_store().clear()  # the files themselves: the same probabilities as the decoded copies gave
+    for result in results.values():
+        np.testing.assert_allclose(result.model.predict_proba(held_out), result.holdout_proba, atol=1e-6)
 
 
 def test_lr_find_decodes_each_file_once_and_the_fit_after_it_none(tmp_path, counted_opens):

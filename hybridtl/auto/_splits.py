@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import LeaveOneOut, StratifiedKFold
 
-__all__ = ["FEW_IMAGES", "Folds", "take"]
+from ..images import as_image_set, decoded_or_unreadable
+
+__all__ = ["FEW_IMAGES", "Folds", "decoded_for", "take"]
 
 # below this many images in a class, fine-tuning is skipped: its held-out fold would hold one or two of them
 FEW_IMAGES = 10
@@ -62,3 +64,14 @@ def take(X, rows):
     if hasattr(X, "shape") and hasattr(X, "__getitem__") and not isinstance(X, (list, tuple)):
         return X[rows]
     return [X[i] for i in rows]
+
+
+def decoded_for(model, X):
+    """``X`` with its files decoded once into the store at fitted ``model``'s preprocessing, as its fit keeps
+    its own: every contender and rung predicting them at it then decodes nothing, and a stored copy gives the
+    same probabilities as its file. Unreadable files stay paths, for the model's ``on_error`` to treat."""
+    preprocess = getattr(model, "preprocess_", None)
+    if preprocess is None:
+        return X
+    images = as_image_set(X, getattr(model, "on_error", "raise"))
+    return decoded_or_unreadable(images, preprocess, getattr(model, "num_workers", "auto"))[0]
