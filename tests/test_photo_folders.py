@@ -188,14 +188,17 @@ def test_skipping_unreadable_files_decodes_each_file_once_and_trains_as_without_
     broken = tmp_path / "a" / "broken.jpg"
     broken.write_bytes(Path(paths[0]).read_bytes()[:200])  # a PNG's first 200 bytes: truncated
     missing = str(tmp_path / "b" / "gone.png")
-    given, given_labels = paths[:5] + [str(broken)] + paths[5:] + [missing], [*labels[:5], "a", *labels[5:], "b"]
+    photo = Image.open(paths[3])  # a PIL image among the files: checked as before, kept
+    given = paths[:5] + [str(broken)] + paths[5:] + [photo, missing]
+    given_labels = [*labels[:5], "a", *labels[5:], labels[3], "b"]
     params = dict(epochs=2, image_size=32, batch_size=8, device="cpu", progress=False, random_state=0,
                   strategy="full", validation_fraction=None)
-    with pytest.warns(SkippedImagesWarning, match="skipped 2 of 18 training images.*broken.jpg.*gone.png"):
+    with pytest.warns(SkippedImagesWarning, match="skipped 2 of 19 training images.*broken.jpg.*gone.png"):
         skipping = FineTuneClassifier(on_error="skip", **params).fit(given, given_labels)
-    assert sorted(counted_opens) == sorted(given) and set(counted_opens.values()) == {1}  # probe = decode
+    files = [item for item in given if isinstance(item, str)]
+    assert sorted(counted_opens) == sorted(files) and set(counted_opens.values()) == {1}  # probe = decode
     decoded_store().clear()
-    plain = FineTuneClassifier(**params).fit(paths, labels)
+    plain = FineTuneClassifier(**params).fit(paths + [photo], [*labels, labels[3]])
     np.testing.assert_allclose(skipping.predict_proba(paths), plain.predict_proba(paths), atol=1e-6)
 
 
