@@ -18,6 +18,8 @@ copies of them. Then, in one process, contenders in turn, ``--rounds`` rounds, t
 * ``bounds`` (asked for by name): what the two cores allow: the input pipeline alone (decode, 8-bit resize,
   crop, normalise; 1 and 2 threads) on both folders, the network alone in fp32 and int8, and the ceilings
   these set on the two speed goals (12-MP photos against the copies; int8 against fp32 from files);
+* ``causes`` (asked for by name): on the ``patches`` task, fast's two differences from exact taken apart
+  (8-bit resizing alone, the 1/8 DCT scale alone, both), as cosines to exact features;
 * ``memory``: how far RSS rises during ``transform`` in a fresh process extracting N 12-MP photos,
   against N copies (sampled every 5 ms from ``/proc/self/statm``, after the runtime is compiled).
 
@@ -297,6 +299,33 @@ def fidelity(seeds, per_class, workdir, tasks=tuple(TASKS)):
     return pd.DataFrame(rows)
 
 
+def causes(workdir, seed=0, per_class=3, task="patches"):
+    """fast's two differences from exact, each alone, on ``task``'s 12-MP photos: mean and least cosine to exact
+    features of 8-bit resizing alone (every pixel decoded), of the 1/8 DCT scale alone (resized as floats),
+    and of both (``decode="fast"``)."""
+    from hybridtl.images import open_pixels
+
+    paths, _ = write_photos(Path(workdir) / f"causes-{task}", TASKS[task], per_class, seed=1000 + seed,
+                            crop=CROPS.get(task, (0.6, 1.0)))
+    ext = _extractor()  # decode="fast": uint8 arrays are resized as 8-bit, float arrays as floats
+
+    def hwc(path, min_side=None):
+        return open_pixels(path, min_side=min_side).permute(1, 2, 0).numpy()
+
+    every_pixel = [hwc(p) for p in paths]
+    dct = [hwc(p, ext.preprocess_.resize_side) for p in paths]
+    exact = ext.transform([x.astype(np.float32) / 255 for x in every_pixel])
+    rows = []
+    for what, images in (("8-bit resizing alone", every_pixel),
+                         ("1/8 DCT scale alone", [x.astype(np.float32) / 255 for x in dct]),
+                         ("both (decode='fast')", dct)):
+        got = ext.transform(images)
+        cosine = (got * exact).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(exact, axis=1)
+        rows.append({"task": task, "photos": len(paths), "difference from exact": what,
+                     "cosine_mean": cosine.mean(), "cosine_min": cosine.min()})
+    return pd.DataFrame(rows)
+
+
 _CHILD = """
 import json, os, sys, threading, time
 from hybridtl.features import CNNFeatureExtractor
@@ -366,6 +395,8 @@ def main(argv=None):
             tables["memory"] = memory(phone, copies, workdir, args.memory_counts)
         if "bounds" in args.parts:
             tables["bounds"] = bounds(phone, copies, args.rounds)
+        if "causes" in args.parts:
+            tables["causes"] = causes(workdir)
         for name, table in tables.items():
             print(f"\n## {name}\n{table.round(4).to_markdown(index=False)}")
         if "fidelity" in tables:
