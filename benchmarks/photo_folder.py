@@ -219,7 +219,7 @@ def _network_rate(precision, copies, rounds):
     return len(inputs) / best
 
 
-def bounds(phone, copies, rounds, extract_table=None):
+def bounds(phone, copies, rounds):
     """What two cores allow: the input pipeline alone (1 and 2 threads) on both folders, the network alone in
     fp32 and int8, and the ceilings they set on the two speed goals."""
     ext = _extractor()
