@@ -167,3 +167,65 @@ def test_random_weights_are_keyed_by_their_values(tmp_path, rgb_images, count_ex
     got = second.transform(rgb_images)
     assert count_extracted == [5, 5]
     assert not np.allclose(got, first.transform(rgb_images))
+
+
+def _photo_files(root, n=6):
+    """``n`` real-photo BMP crops (uncompressed: a file rewritten with another crop keeps its size)."""
+    import skimage.data
+    from PIL import Image
+
+    photo = skimage.data.astronaut()
+    paths = []
+    for i in range(n):
+        paths.append(str(root / f"{i}.bmp"))
+        Image.fromarray(photo[40 * i : 40 * i + 48, 60 : 60 + 40]).save(paths[-1])
+    return paths
+
+
+@pytest.fixture
+def count_hashed(monkeypatch):
+    """Which files are read whole to be hashed."""
+    read = []
+    real = cache_module._content_hash
+
+    def counting(item):
+        read.append(str(item))
+        return real(item)
+
+    monkeypatch.setattr(cache_module, "_content_hash", counting)
+    return read
+
+
+def test_a_file_seen_before_is_not_read_again_to_find_its_features(tmp_path, count_hashed, count_extracted):
+    paths = _photo_files(tmp_path)
+    ext = _extractor("auto")
+    first = ext.transform(paths)
+    assert sorted(count_hashed) == sorted(paths) and count_extracted == [6]
+    np.testing.assert_array_equal(ext.transform(paths[::-1]), first[::-1])  # a second pass, as a grid search's
+    assert len(count_hashed) == 6 and count_extracted == [6]  # no file read again, nothing extracted again
+
+
+def test_an_edited_file_of_the_same_size_is_hashed_and_extracted_again(tmp_path, count_hashed, count_extracted):
+    import os
+    from pathlib import Path
+
+    paths = _photo_files(tmp_path)
+    ext = _extractor("auto")
+    first = ext.transform(paths)
+    stat = os.stat(paths[0])
+    with open(paths[0], "r+b") as f:  # rewritten in place: same inode, same size, another photo
+        f.write(Path(paths[1]).read_bytes())
+    os.utime(paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # 1 ns later is enough
+    assert os.stat(paths[0]).st_ino == stat.st_ino and os.stat(paths[0]).st_size == stat.st_size
+    again = ext.transform(paths)
+    assert count_hashed[6:] == [paths[0]] and count_extracted == [6]  # its content is paths[1]'s: a cache hit
+    np.testing.assert_array_equal(again[0], first[1])
+    np.testing.assert_array_equal(again[1:], first[1:])
+
+
+def test_hashing_in_threads_gives_the_keys_in_order(tmp_path):
+    paths = _photo_files(tmp_path)
+    cache_module.clear_memory()
+    threaded = cache_module.image_keys(paths, threads=2)
+    cache_module.clear_memory()
+    assert threaded == [cache_module.image_key(p) for p in paths] and len(set(threaded)) == 6

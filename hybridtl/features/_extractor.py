@@ -36,8 +36,8 @@ from ..devices import (
     resolve_runtime,
     use_amp,
 )
-from ..images import Preprocess, as_image_set, readable_part, rows_for_readable
-from ._cache import CacheSetting, FeatureCache, image_key, resolve_cache
+from ..images import Preprocess, as_image_set, decoding, readable_part, rows_for_readable
+from ._cache import CacheSetting, FeatureCache, image_keys, resolve_cache
 from ._memo import check_size, file_stamp, frozen_model, placed, weights_digest
 
 __all__ = ["INT8_AGREEMENT", "CNNFeatureExtractor", "PrecisionLossWarning"]
@@ -362,7 +362,9 @@ class CNNFeatureExtractor(CPUWeightsPickle, TransformerMixin, BaseEstimator):
         }
 
     def _extract_cached(self, images, cache):
-        keys = [image_key(images.raw(i)) for i in range(len(images))]
+        items = [images.raw(i) for i in range(len(images))]
+        # files hashed in as many threads as "auto" decodes in, not one after another
+        keys = image_keys(items, decoding("auto", len(items))[1])
         out = np.empty((len(images), self.n_features_out_), dtype=np.float32)
         missing = []
         for i, key in enumerate(keys):

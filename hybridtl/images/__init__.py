@@ -34,6 +34,7 @@ from ._readable import (
     warn_skipped as warn_skipped,
 )
 from ._sets import DenseImages as DenseImages, ImageList as ImageList
+from ._workers import decoding as decoding
 
 for _public in (Dataset, Preprocess, SkippedImagesWarning, ImageReadError):
     _public.__module__ = __name__  # saved files and pickles name the public home, not the private module
