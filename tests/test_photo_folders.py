@@ -19,7 +19,15 @@ from hybridtl.cli import main
 from hybridtl.core import InvalidParameterError
 from hybridtl.features import CNNFeatureExtractor
 from hybridtl.finetune import FineTuneClassifier
-from hybridtl.images import Preprocess, SkippedImagesWarning, decoded_store, list_images, read_image
+from hybridtl.images import (
+    Preprocess,
+    SkippedImagesWarning,
+    as_image_set,
+    decoded_once,
+    decoded_store,
+    list_images,
+    read_image,
+)
 
 spec = importlib.util.spec_from_file_location("photo_bench",
                                               Path(__file__).parent.parent / "benchmarks" / "photo_folder.py")
@@ -178,7 +186,10 @@ def test_fine_tuning_decodes_each_file_once_per_fit_and_not_again_on_the_same_fi
     assert len(clf.history_) == 3 and sorted(counted_opens) == sorted(paths) and set(counted_opens.values()) == {1}
     clone(clf).fit(paths[:12], labels[:12])  # a grid-search fold, an auto contender: the decoded copies
     assert set(counted_opens.values()) == {1}
-    clf.predict_proba(paths)  # a single pass reads the files themselves
+    proba = clf.predict_proba(paths)  # the same files at the same preprocessing: the decoded copies
+    assert set(counted_opens.values()) == {1}
+    decoded_store().clear()
+    np.testing.assert_allclose(clf.predict_proba(paths), proba, atol=1e-6)  # read from the files: the same
     assert set(counted_opens.values()) == {2}
 
 
@@ -225,6 +236,36 @@ def test_auto_halving_decodes_each_file_once_for_every_contender_and_rung(tmp_pa
     decoded_store().clear()  # the files themselves: the same probabilities as the decoded copies gave
     for result in results.values():
         np.testing.assert_allclose(result.model.predict_proba(held_out), result.holdout_proba, atol=1e-6)
+
+
+def test_extraction_reads_the_files_this_process_decoded_at_its_preprocessing(tmp_path, counted_opens):
+    decoded_store().clear()
+    paths, _, _ = _png_folder(tmp_path, 12, size=(96, 128))
+    ext = CNNFeatureExtractor(image_size=32, device="cpu", cache=None).fit()
+    decoded_once(as_image_set(paths), ext.preprocess_)
+    assert sorted(counted_opens) == sorted(paths) and set(counted_opens.values()) == {1}
+    from_copies = ext.transform(paths)
+    assert set(counted_opens.values()) == {1}  # read from the store
+    CNNFeatureExtractor(image_size=48, device="cpu", cache=None).fit().transform(paths)
+    assert set(counted_opens.values()) == {2}  # another preprocessing reads the files
+    decoded_store().clear()
+    np.testing.assert_allclose(ext.transform(paths), from_copies, atol=1e-6)  # the files give the same
+
+
+def test_auto_decodes_each_file_once_for_its_hybrid_and_fine_tuned_contenders(tmp_path, counted_opens):
+    from hybridtl.auto import AutoClassifier
+
+    decoded_store().clear()
+    paths, labels, _ = _png_folder(tmp_path, 30, size=(96, 112))
+    auto = AutoClassifier(time_budget=300, recipes=["cnn_logreg", "finetune_full"], image_size=32, epochs=2,
+                          cv=3, device="cpu", progress=False, random_state=0).fit(paths, labels)
+    board = auto.leaderboard_.set_index("contender")
+    assert (board.loc[["cnn_logreg", "finetune_full"], "status"] == "done").all()
+    # pricing, features, cross-validation, rungs, held-out scoring, the ensemble and the refit: one read each
+    assert sorted(counted_opens) == sorted(paths) and set(counted_opens.values()) == {1}
+    proba = auto.predict_proba(paths)
+    decoded_store().clear()
+    np.testing.assert_allclose(auto.predict_proba(paths), proba, atol=1e-6)  # the files give the same
 
 
 def test_lr_find_decodes_each_file_once_and_the_fit_after_it_none(tmp_path, counted_opens):

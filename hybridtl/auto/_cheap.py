@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid, cross_val_score
 from sklearn.pipeline import Pipeline
 
-from ._splits import take
+from ._splits import decoded_for, take
 
 __all__ = ["CheapResult", "estimate_first_point", "feature_key", "features_for", "fit_cheap", "head_grid",
            "probe_features", "search_grid", "summary"]
@@ -46,27 +46,33 @@ def feature_key(estimator):
     return type(first).__qualname__, repr(sorted(first.get_params(deep=False).items()))
 
 
-def probe_features(first, X):
+def probe_features(first, X, keep=frozenset()):
     """(the first step fitted, estimated seconds to transform all of ``X``), from timing a few images.
 
     The first image warms the step up (a runtime compiles its network on first use) and is
     counted with the loading; the next ones are timed. Their features stay in the memory cache.
+    When the fitted step's preprocessing is one of ``keep`` (the fine-tuning contenders'), its files
+    are decoded into the store first, as :func:`features_for` will decode the rest, within the timing.
     """
     start = time.perf_counter()
     n = len(X)
     fitted = clone(first).fit(take(X, [0]))
-    fitted.transform(take(X, [0]))
+    features_for(fitted, take(X, [0]), keep)
     loaded = time.perf_counter() - start
     rows = np.arange(1, min(n, PROBE_IMAGES + 1))
     if not len(rows):
         return fitted, loaded
     start = time.perf_counter()
-    fitted.transform(take(X, rows))
+    features_for(fitted, take(X, rows), keep)
     return fitted, loaded + (time.perf_counter() - start) / len(rows) * (n - 1)
 
 
-def features_for(fitted_first, X):
-    """Every image of ``X`` through the fitted first step."""
+def features_for(fitted_first, X, keep=frozenset()):
+    """Every image of ``X`` through the fitted first step. When its preprocessing is one of ``keep`` (what the
+    fine-tuning contenders read their files at), the files are first decoded into the store, where the
+    step reads them and the fine-tuning contenders will: each file is decoded once in the whole search."""
+    if getattr(fitted_first, "preprocess_", None) in keep:
+        decoded_for(fitted_first, X)
     return np.asarray(fitted_first.transform(X))
 
 

@@ -110,7 +110,8 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     decode : {"fast", "exact"}, default="fast"
         How every contender decodes image files (see
         :class:`hybridtl.features.CNNFeatureExtractor`); the fine-tuning
-        contenders share one decoded copy of each file.
+        contenders, and a feature step that reads files at their
+        preprocessing, share one decoded copy of each file.
 
     Attributes
     ----------
@@ -230,7 +231,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         search = Search(self, clock, X, y, folds, board, recipes, self._settings(seed))
         self.interrupted_ = False
         try:
-            search.run_cheap([n for n in names if kinds[n] != "finetune"])
+            search.run_cheap([n for n in names if kinds[n] != "finetune"], finetuning)
             search.run_finetuning(finetuning)
             search.refit_leader()
             search.run_deferred()

@@ -12,6 +12,7 @@ from sklearn.pipeline import Pipeline
 
 from ..callbacks import TimeLimit
 from ..core import bootstrap_sd, format_duration, progress_bar, score_proba, validation_metrics
+from ..finetune import FineTuneClassifier, planned_preprocess
 from ._cheap import (
     estimate_first_point,
     feature_key,
@@ -23,6 +24,7 @@ from ._cheap import (
 )
 from ._ensemble import soft_vote
 from ._halving import Halving
+from ._splits import holds_files
 
 __all__ = ["ENSEMBLE", "Search"]
 
@@ -43,6 +45,7 @@ class Search:
         self.board, self.recipes, self.settings = board, recipes, settings
         self.classes, self.scoring = owner.classes_, owner.scoring
         self.cheap, self.finetuned = {}, {}
+        self.keep = frozenset()  # the fine-tuning contenders' preprocessing, for files decoded once for all
         self.best, self.model, self.refit, self.validation = None, None, False, {}
         self.interrupted = False
         self.errors, self.deferred, self.refitted = [], [], {}
@@ -69,7 +72,11 @@ class Search:
             self.bar.close()
 
     # -- the cheap contenders ----------------------------------------------------------------------
-    def run_cheap(self, names):
+    def run_cheap(self, names, finetuning=()):
+        """The cheap contenders; ``finetuning``: the fine-tuning contenders that will run after them, whose
+        preprocessing a feature step that shares it decodes the files at, once for all (see
+        :func:`._cheap.features_for`)."""
+        self.keep = self._finetune_preprocessing(finetuning)
         groups = {}
         for name in names:
             estimator = self.recipes[name].build(**self.settings)
@@ -82,6 +89,15 @@ class Search:
         for name, estimator in plain:
             self._run_plain(name, estimator)
 
+    def _finetune_preprocessing(self, names):
+        """The preprocessing of each fine-tuning contender that will read files (none when the class sizes
+        skip fine-tuning, or ``X`` holds no files)."""
+        if not names or not self.folds.finetune_allowed()[0] or not holds_files(self.X):
+            return frozenset()
+        built = (self.recipes[name].build(**self.settings) for name in names)
+        return frozenset(planned_preprocess(estimator) for estimator in built
+                         if isinstance(estimator, FineTuneClassifier))
+
     def _price_features(self, groups):
         """Each group's fitted first step and estimated feature seconds; refuse a budget nothing cheap fits."""
         priced = {}
@@ -89,7 +105,7 @@ class Search:
             self.tick(f"pricing {members[0][0]}")
             start = time.perf_counter()
             try:
-                priced[key] = probe_features(members[0][1].steps[0][1], self.X)
+                priced[key] = probe_features(members[0][1].steps[0][1], self.X, self.keep)
             except Exception as exc:  # noqa: BLE001 - a contender that fails is listed as failed, the search goes on
                 for name, _ in members:
                     self._failed(name, exc)
@@ -115,7 +131,7 @@ class Search:
             return
         self.tick(f"features for {', '.join(name for name, _ in members)}")
         start = time.perf_counter()
-        F = features_for(fitted_first, self.X)
+        F = features_for(fitted_first, self.X, self.keep)
         share = (time.perf_counter() - start) / len(members)
         for name, estimator in members:
             self.board.add_seconds(name, share)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import LeaveOneOut, StratifiedKFold
 
-from ..images import as_image_set, decoded_or_unreadable
+from ..images import ImageList, as_image_set, decoded_or_unreadable
 
-__all__ = ["FEW_IMAGES", "Folds", "decoded_for", "take"]
+__all__ = ["FEW_IMAGES", "Folds", "decoded_for", "holds_files", "take"]
 
 # below this many images in a class, fine-tuning is skipped: its held-out fold would hold one or two of them
 FEW_IMAGES = 10
@@ -75,3 +75,9 @@ def decoded_for(model, X):
         return X
     images = as_image_set(X, getattr(model, "on_error", "raise"))
     return decoded_or_unreadable(images, preprocess, getattr(model, "num_workers", "auto"))[0]
+
+
+def holds_files(X):
+    """Whether ``X`` holds image files (what the decoded store keeps)."""
+    images = as_image_set(X, "skip")
+    return isinstance(images, ImageList) and images.n_files() > 0

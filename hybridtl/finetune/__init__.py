@@ -16,6 +16,7 @@ from ._distributed import (
     DistributedTrainer as DistributedTrainer,
     current_process_group as current_process_group,
 )
+from ._estimator import planned_preprocess as planned_preprocess
 from ._lr_finder import lr_range_test as lr_range_test
 from ._optimizers import make_optimizer as make_optimizer
 from ._plots import plot_history as plot_history, plot_lr_find as plot_lr_find

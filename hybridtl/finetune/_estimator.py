@@ -341,7 +341,7 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             raise ValueError(f"X has {len(images)} images but y has {len(targets)} labels; they must match")
         if self.on_error == "skip" and isinstance(images, ImageList) and images.n_files():
             # the decoding that fit keeps (decoded_once) is the probe too: no file is decoded twice
-            good, bad, images = decoded_readable_part(images, self._preprocess(), self.num_workers, self.progress)
+            good, bad, images = decoded_readable_part(images, planned_preprocess(self), self.num_workers, self.progress)
         else:
             good, bad = readable_part(images, self.on_error, self.num_workers, probe_side(self.decode))
         if bad:
@@ -349,11 +349,6 @@ class FineTuneClassifier(CPUWeightsPickle, ClassifierMixin, BaseEstimator):
             images, targets = images.subset(good), targets[good]
             classes, targets = encode_labels(classes[targets], type(self).__name__)
         return classes, targets, images, seed_from(self.random_state), resolve_device(self.device)
-
-    def _preprocess(self):
-        """The preprocessing a run will be built with (:func:`new_run`'s), known before its network is."""
-        params = self._params()
-        return Preprocess.from_config(backbone_config(params["backbone"]), params["image_size"], params["decode"])
 
     def _split(self, targets, seed):
         index = np.arange(len(targets))
@@ -607,3 +602,10 @@ def _continued(earlier, history):
         return history
     history = history.assign(epoch=history["epoch"] + int(earlier["epoch"].iloc[-1]))
     return pd.concat([earlier, history], ignore_index=True)
+
+
+def planned_preprocess(estimator):
+    """The preprocessing ``estimator``'s next fit builds its run with (:func:`new_run`'s), known before its
+    network is: what its files are decoded into the store at."""
+    params = estimator.get_params(deep=False)  # none of these three has a per-strategy default
+    return Preprocess.from_config(backbone_config(params["backbone"]), params["image_size"], params["decode"])

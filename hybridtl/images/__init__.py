@@ -18,11 +18,7 @@ from ._sets import as_image_set
 # isort: split
 # Shared with hybridtl's other packages; not part of the documented API.
 from ._data import drop_unreadable as drop_unreadable, subset as subset
-from ._decoded import (
-    decoded_once as decoded_once,
-    decoded_or_unreadable as decoded_or_unreadable,
-    decoded_store as decoded_store,
-)
+from ._decoded import decoded_once as decoded_once, decoded_or_unreadable as decoded_or_unreadable
 from ._decoding import as_float as as_float, decode_pil as decode_pil, open_pixels as open_pixels
 from ._folders import class_folders as class_folders, is_hidden as is_hidden
 from ._readable import (
@@ -34,6 +30,7 @@ from ._readable import (
     warn_skipped as warn_skipped,
 )
 from ._sets import DenseImages as DenseImages, ImageList as ImageList
+from ._store import decoded_store as decoded_store
 from ._workers import decoding as decoding
 
 for _public in (Dataset, Preprocess, SkippedImagesWarning, ImageReadError):

@@ -1,125 +1,27 @@
-"""Decode once per fit: image files kept as pixels at the size the preprocessing needs, shared by every pass.
+"""Decode once per fit: image files decoded once into the store (:mod:`._store`), shared by every pass.
 
 Fine-tuning reads its training images once per epoch, and the auto search and
 the benchmark fit several models on the same files; decoding a 12-MP photo
 costs more than the network's pass over it. :func:`decoded_once` therefore
 decodes each file once (in threads, see :mod:`._workers`), resizes it to the shorter side
 the preprocessing resizes to (``size / crop_pct``: a little above the input
-size, what the random crops draw from), and keeps it in one store per process:
-8-bit files as uint8, in memory up to :data:`MEMORY_BYTES` (least recently used
+size, what the random crops draw from), and keeps it in the process's store:
+8-bit files as uint8, in memory up to ``MEMORY_BYTES`` (least recently used
 first out), beyond that as ``.npy`` files in a temporary folder removed when
-the process ends. A file is known by its path, size and modification time, so
-an edited file is decoded again. Evaluation resizes a stored image to the size
-it already has, so its features equal those of the file read directly.
-
-No library keeps decoded images across fits keyed by file (torchvision's and
-timm's datasets decode per access), hence this module.
+the process ends. Evaluation resizes a stored image to the size it already has,
+so its features equal those of the file read directly.
 """
 
 from __future__ import annotations
 
-import atexit
-import itertools
-import os
-import shutil
-import tempfile
-import threading
-from collections import OrderedDict
-
-import numpy as np
 import torch
 
 from ..core import progress_bar
 from ._sets import ImageList
+from ._store import decoded_store, file_key
 from ._workers import each_item
 
-__all__ = ["MEMORY_BYTES", "DecodedStore", "decoded_once", "decoded_or_unreadable", "decoded_store"]
-
-# Decoded pixels kept in memory per process (HYBRIDTL_DECODED_MEMORY_MB overrides); the rest go to disk.
-MEMORY_BYTES = int(float(os.environ.get("HYBRIDTL_DECODED_MEMORY_MB", 1024)) * 2**20)
-
-
-class DecodedStore:
-    """Pixels (h, w, c) by key: the most recently used in memory up to ``memory_bytes``, the rest on disk.
-
-    Stored arrays are read-only; an entry moved to disk is replaced by a read-only memory map of its file.
-
-    Examples
-    --------
-    >>> store = DecodedStore(memory_bytes=100)
-    >>> first = store.put("a", np.zeros((5, 5, 3), np.uint8))   # 75 bytes: in memory
-    >>> second = store.put("b", np.ones((5, 5, 3), np.uint8))   # "a" moves to disk
-    >>> isinstance(store.get("a"), np.memmap), int(store.get("b").sum()), store.memory_used
-    (True, 75, 75)
-    """
-
-    def __init__(self, memory_bytes=MEMORY_BYTES):
-        self.memory_bytes = memory_bytes
-        self.memory_used = 0
-        self._memory = OrderedDict()
-        self._disk = {}
-        self._folder = None
-        self._names = itertools.count()
-        self._lock = threading.Lock()
-
-    def __contains__(self, key):
-        return key in self._memory or key in self._disk
-
-    def get(self, key):
-        with self._lock:
-            if key in self._memory:
-                self._memory.move_to_end(key)
-                return self._memory[key]
-            return self._disk.get(key)
-
-    def put(self, key, pixels):
-        """Keep ``pixels`` under ``key``; returns the stored (read-only) array."""
-        pixels = np.array(pixels, copy=True)
-        pixels.flags.writeable = False
-        with self._lock:
-            if pixels.nbytes > self.memory_bytes:
-                self._disk[key] = self._to_disk(pixels)
-                return self._disk[key]
-            self._memory[key] = pixels
-            self.memory_used += pixels.nbytes
-            while self.memory_used > self.memory_bytes:
-                old_key, old = self._memory.popitem(last=False)
-                self.memory_used -= old.nbytes
-                self._disk[old_key] = self._to_disk(old)
-            return pixels
-
-    def _to_disk(self, pixels):
-        if self._folder is None:
-            self._folder = tempfile.mkdtemp(prefix="hybridtl-decoded-")
-            atexit.register(shutil.rmtree, self._folder, True)
-        path = os.path.join(self._folder, f"{next(self._names)}.npy")
-        np.save(path, pixels)
-        return np.load(path, mmap_mode="r")
-
-    def clear(self):
-        with self._lock:
-            self._memory.clear()
-            self._disk.clear()
-            self.memory_used = 0
-
-
-_STORE = DecodedStore()
-
-
-def decoded_store():
-    """This process's store (what :func:`decoded_once` fills)."""
-    return _STORE
-
-
-def _file_key(item, preprocess):
-    if not isinstance(item, (str, os.PathLike)):
-        return None
-    try:
-        stat = os.stat(item)
-    except OSError:
-        return None  # decoding names the missing file
-    return (os.path.abspath(item), stat.st_mtime_ns, stat.st_size, preprocess.resize_side, preprocess.min_side,
-            preprocess.interpolation)
+__all__ = ["decoded_once", "decoded_or_unreadable"]
 
 
 class _Decode(torch.utils.data.Dataset):
@@ -186,8 +88,8 @@ def decoded_or_unreadable(images, preprocess, num_workers="auto", progress=False
 def _decoded(images, preprocess, num_workers, progress, store, dataset):
     if not isinstance(images, ImageList):
         return images, []
-    store = _STORE if store is None else store
-    keys = [_file_key(item, preprocess) for item in images.items]
+    store = decoded_store() if store is None else store
+    keys = [file_key(item, preprocess) for item in images.items]
     missing = [i for i, key in enumerate(keys) if key is not None and key not in store]
     if not missing and not any(keys):
         return images, []

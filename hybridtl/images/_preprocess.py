@@ -8,7 +8,8 @@ from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as F
 
 from ._decoding import as_float
-from ._items import load_item
+from ._items import array_item, load_item
+from ._store import stored_pixels
 
 __all__ = ["Preprocess"]
 
@@ -80,7 +81,12 @@ class Preprocess:
         return pixels if self.decode == "fast" else as_float(pixels)
 
     def load(self, item, index):
-        """One item (path, PIL image, array, tensor) as pixels (3, h, w), decoded as ``decode`` says."""
+        """One item (path, PIL image, array, tensor) as pixels (3, h, w), decoded as ``decode`` says; a file
+        this process has decoded at this preprocessing before (:func:`hybridtl.images.decoded_once`) comes
+        from the store, already at the resize side, which :meth:`resize` keeps as it is."""
+        stored = stored_pixels(item, self)
+        if stored is not None:
+            return self.working(array_item(stored, index))
         return self.working(load_item(item, index, self.min_side))
 
     @property

@@ -68,4 +68,9 @@ def each_item(dataset, num_workers, n_files):
     processes, threads = decoding(num_workers, n_files)
     if threads:
         return in_threads(dataset.__getitem__, range(len(dataset)), threads, ahead=4 * threads)
-    return torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=processes)
+    # as the threads give them: without collate_fn, the DataLoader would turn numpy arrays into tensors
+    return torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=processes, collate_fn=_as_it_is)
+
+
+def _as_it_is(sample):
+    return sample
