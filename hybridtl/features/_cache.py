@@ -53,7 +53,7 @@ def _content_hash(item):
 # A file's content hash by what ``os.stat`` says of it (path, device, inode, size, modification time in ns),
 # so that the folds of a grid search and later passes over the same files do not read and hash every byte
 # again (a 12-MP JPEG: about 2 ms, more than its cached features cost to read); an edited file has another
-# stat and is hashed again, as git's index and the decoded store (hybridtl.images._decoded) judge files.
+# stat and is hashed again, as git's index and the decoded store (hybridtl.images._store) judge files.
 # Bounded: the most recently used FILE_HASHES entries.
 _FILE_HASHES = OrderedDict()
 FILE_HASHES = 65536
