@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import atomic_path, check_param
+from ..images import file_identity
 
 __all__ = ["FILE_HASHES", "CacheSetting", "FeatureCache", "clear_memory", "image_key", "image_keys", "resolve_cache"]
 
@@ -61,8 +62,7 @@ _FILE_HASHES_LOCK = threading.Lock()
 
 
 def _file_hash(path):
-    stat = os.stat(path)
-    stamp = (os.path.abspath(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    stamp = file_identity(path)
     with _FILE_HASHES_LOCK:
         if stamp in _FILE_HASHES:
             _FILE_HASHES.move_to_end(stamp)

@@ -30,7 +30,7 @@ from ._readable import (
     warn_skipped as warn_skipped,
 )
 from ._sets import DenseImages as DenseImages, ImageList as ImageList
-from ._store import decoded_store as decoded_store
+from ._store import decoded_store as decoded_store, file_identity as file_identity
 from ._workers import decoding as decoding
 
 for _public in (Dataset, Preprocess, SkippedImagesWarning, ImageReadError):

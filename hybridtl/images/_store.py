@@ -26,7 +26,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-__all__ = ["MEMORY_BYTES", "DecodedStore", "decoded_store", "file_key", "stored_pixels"]
+__all__ = ["MEMORY_BYTES", "DecodedStore", "decoded_store", "file_identity", "file_key", "stored_pixels"]
 
 # Decoded pixels kept in memory per process (HYBRIDTL_DECODED_MEMORY_MB overrides); the rest go to disk.
 MEMORY_BYTES = int(float(os.environ.get("HYBRIDTL_DECODED_MEMORY_MB", 1024)) * 2**20)
@@ -107,16 +107,22 @@ def decoded_store():
     return _STORE
 
 
+def file_identity(path):
+    """What ``os.stat`` says of a file that changes when it is edited or replaced: (path, device, inode,
+    modification time in ns, size). Raises ``OSError`` for a missing file."""
+    stat = os.stat(path)
+    return os.path.abspath(path), stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
 def file_key(item, preprocess):
     """The store's key of a file at ``preprocess``; None for an item that is no file, or a missing one."""
     if not isinstance(item, (str, os.PathLike)):
         return None
     try:
-        stat = os.stat(item)
+        identity = file_identity(item)
     except OSError:
         return None  # decoding names the missing file
-    return (os.path.abspath(item), stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size,
-            preprocess.resize_side, preprocess.min_side, preprocess.interpolation)
+    return (*identity, preprocess.resize_side, preprocess.min_side, preprocess.interpolation)
 
 
 def stored_pixels(item, preprocess):
