@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid, cross_val_score
 from sklearn.pipeline import Pipeline
 
-from ._splits import decoded_for, take
+from ._splits import keep_decoded, take
 
 __all__ = ["CheapResult", "estimate_first_point", "feature_key", "features_for", "fit_cheap", "head_grid",
            "probe_features", "search_grid", "summary"]
@@ -72,7 +72,7 @@ def features_for(fitted_first, X, keep=frozenset()):
     fine-tuning contenders read their files at), the files are first decoded into the store, where the
     step reads them and the fine-tuning contenders will: each file is decoded once in the whole search."""
     if getattr(fitted_first, "preprocess_", None) in keep:
-        decoded_for(fitted_first, X)
+        keep_decoded(fitted_first, X)
     return np.asarray(fitted_first.transform(X))
 
 

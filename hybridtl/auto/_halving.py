@@ -23,7 +23,7 @@ from sklearn.base import clone
 from ..callbacks import TimeLimit
 from ..core import bootstrap_sd, score_proba
 from ._pricing import Pricer
-from ._splits import decoded_for, take
+from ._splits import keep_decoded, take
 
 __all__ = ["FinetuneResult", "Halving", "rungs"]
 
@@ -95,7 +95,8 @@ class Halving:
         if getattr(model, "interrupted_", False):
             raise KeyboardInterrupt
         model.set_params(callbacks=None)  # the time limit was for this search: the saved model names none
-        proba = model.predict_proba(decoded_for(model, self.X_hold))
+        keep_decoded(model, self.X_hold)
+        proba = model.predict_proba(self.X_hold)
         seconds = time.perf_counter() - start
         ran = len(model.history_)
         self.board.update(name, priced_s_epoch=self.cost(name, epochs, ran) / ran, s_epoch=seconds / ran)

@@ -32,7 +32,7 @@ import numpy as np
 from sklearn.base import clone
 
 from ..finetune import epoch_shares, with_strategy_defaults
-from ._splits import decoded_for, take
+from ._splits import keep_decoded, take
 
 __all__ = ["Costs", "Pricer"]
 
@@ -131,7 +131,9 @@ class Pricer:
         per_image = max(0.0, (rest_large - rest_small) / max(1, large - small))
         fixed = max(0.0, rest_large - per_image * large)
         start = time.perf_counter()
-        model.predict_proba(decoded_for(model, take(self.X, order[:large])))  # as rungs predict
+        probe = take(self.X, order[:large])
+        keep_decoded(model, probe)  # as rungs predict
+        model.predict_proba(probe)
         forward = (time.perf_counter() - start) / large
         _, _, frozen = fit(order[:large], strategy="gradual", epochs=1)
         costs = Costs(fixed, per_image, frozen=float(frozen[0]), full=float(full[-1]), forward=forward,

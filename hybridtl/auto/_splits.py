@@ -8,7 +8,7 @@ from sklearn.model_selection import LeaveOneOut, StratifiedKFold
 
 from ..images import ImageList, as_image_set, decoded_or_unreadable
 
-__all__ = ["FEW_IMAGES", "Folds", "decoded_for", "holds_files", "take"]
+__all__ = ["FEW_IMAGES", "Folds", "holds_files", "keep_decoded", "take"]
 
 # below this many images in a class, fine-tuning is skipped: its held-out fold would hold one or two of them
 FEW_IMAGES = 10
@@ -66,15 +66,14 @@ def take(X, rows):
     return [X[i] for i in rows]
 
 
-def decoded_for(model, X):
-    """``X`` with its files decoded once into the store at fitted ``model``'s preprocessing, as its fit keeps
-    its own: every contender and rung predicting them at it then decodes nothing, and a stored copy gives the
-    same probabilities as its file. Unreadable files stay paths, for the model's ``on_error`` to treat."""
+def keep_decoded(model, X):
+    """Decode the files of ``X`` once into the store at fitted ``model``'s preprocessing, as its fit keeps its
+    own: every contender, rung and feature step reading them at it afterwards decodes nothing (the store
+    gives what the files give). Unreadable files are left for the model's ``on_error`` to treat."""
     preprocess = getattr(model, "preprocess_", None)
-    if preprocess is None:
-        return X
-    images = as_image_set(X, getattr(model, "on_error", "raise"))
-    return decoded_or_unreadable(images, preprocess, getattr(model, "num_workers", "auto"))[0]
+    if preprocess is not None:
+        decoded_or_unreadable(as_image_set(X, getattr(model, "on_error", "raise")), preprocess,
+                              getattr(model, "num_workers", "auto"))
 
 
 def holds_files(X):
